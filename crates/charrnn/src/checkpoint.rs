@@ -1,0 +1,223 @@
+//! Checkpoints: one safetensors file holding every tensor under the names and shapes of
+//! [`Layout`] (the notebook's for its model, PyTorch's otherwise), so numpy and PyTorch users
+//! can load it directly.
+//!
+//! Metadata (all strings): `vocab`, a JSON array of one-character strings in id order;
+//! `format` = `charrnn`, `format_version` = [`FORMAT_VERSION`]; `cell`, `layers`, `emb`,
+//! `hidden`, `vocab_size`, `dtype`; and whatever the trainer adds (hyperparameters, step).
+//! A file with only the tensors and `vocab` (what the numpy reference writes) loads too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::model::{Layout, Model};
+use crate::real::Real;
+use crate::vocab::Vocab;
+
+/// The checkpoint format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A loaded checkpoint.
+#[derive(Clone, Debug)]
+pub struct Checkpoint<T> {
+    pub model: Model<T>,
+    pub vocab: Vocab,
+    /// Every metadata entry of the file.
+    pub meta: HashMap<String, String>,
+}
+
+/// Serialize a model, its vocabulary and extra metadata to safetensors bytes.
+pub fn to_bytes<T: Real>(
+    model: &Model<T>,
+    vocab: &Vocab,
+    extra: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let c = model.config();
+    assert_eq!(vocab.len(), c.vocab, "vocabulary and model disagree");
+    let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
+    let vocab_json: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
+    meta.insert(
+        "vocab".into(),
+        serde_json::to_string(&vocab_json).expect("strings serialize"),
+    );
+    meta.insert("format".into(), "charrnn".into());
+    meta.insert("format_version".into(), FORMAT_VERSION.to_string());
+    meta.insert("cell".into(), c.cell.name().into());
+    meta.insert("layers".into(), c.layers.to_string());
+    meta.insert("emb".into(), c.emb.to_string());
+    meta.insert("hidden".into(), c.hidden.to_string());
+    meta.insert("vocab_size".into(), c.vocab.to_string());
+    meta.insert("dtype".into(), T::NAME.into());
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = model
+        .layout
+        .tensors
+        .iter()
+        .map(|t| {
+            let mut b = Vec::with_capacity(t.range.len() * T::BYTES);
+            for &x in &model.w[t.range.clone()] {
+                x.write_le(&mut b);
+            }
+            (t.name.clone(), t.shape.clone(), b)
+        })
+        .collect();
+    let views = bytes.iter().map(|(n, s, b)| {
+        (
+            n.as_str(),
+            safetensors::tensor::TensorView::new(T::DTYPE, s.clone(), b).expect("sizes agree"),
+        )
+    });
+    safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::config(format!("cannot serialize checkpoint: {e}")))
+}
+
+/// Write a checkpoint atomically (temp file + rename).
+pub fn save<T: Real>(
+    path: &Path,
+    model: &Model<T>,
+    vocab: &Vocab,
+    extra: &BTreeMap<String, String>,
+) -> Result<()> {
+    write_atomic(path, &to_bytes(model, vocab, extra)?)
+}
+
+/// Read a checkpoint, converting its tensors (f32 or f64) to `T`.
+///
+/// Every failure names the file and what is wrong with it.
+pub fn load<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
+    if path.is_dir() {
+        return Err(Error::checkpoint(
+            path,
+            "is a directory: give a checkpoint file",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::checkpoint(
+                path,
+                "no such checkpoint file: check the path (train writes one with --out)",
+            )
+        } else {
+            Error::io(path, "cannot read", e)
+        }
+    })?;
+    from_bytes(&bytes).map_err(|msg| Error::checkpoint(path, msg))
+}
+
+/// Parse checkpoint bytes; the error is a message without the file name.
+pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, String> {
+    let bad = |e: safetensors::SafeTensorError| {
+        format!("not a readable safetensors file ({e}): it may be truncated or of another format")
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    if let Some(v) = meta.get("format_version") {
+        if v.parse::<u32>().ok() != Some(FORMAT_VERSION) {
+            return Err(format!(
+                "checkpoint format version {v}, this build reads version {FORMAT_VERSION}: use the charrnn release that wrote it"
+            ));
+        }
+    }
+    let vocab_json = meta
+        .get("vocab")
+        .ok_or("no \"vocab\" metadata: not a charrnn or notebook checkpoint")?;
+    let entries: Vec<String> = serde_json::from_str(vocab_json)
+        .map_err(|e| format!("the \"vocab\" metadata is not a JSON array of strings: {e}"))?;
+    let mut chars = Vec::with_capacity(entries.len());
+    for s in &entries {
+        let mut it = s.chars();
+        match (it.next(), it.next()) {
+            (Some(c), None) => chars.push(c),
+            _ => {
+                return Err(format!(
+                    "vocabulary entry {s:?} is not exactly one character"
+                ))
+            }
+        }
+    }
+    let vocab = Vocab::from_chars(chars).map_err(|e| e.to_string())?;
+
+    let shapes: Vec<(String, Vec<usize>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.shape().to_vec()))
+        .collect();
+    let config = Layout::infer(&shapes)?;
+    if config.vocab != vocab.len() {
+        return Err(format!(
+            "the tensors are for a vocabulary of {} characters but the \"vocab\" metadata has {}",
+            config.vocab,
+            vocab.len()
+        ));
+    }
+    if config.emb == 0 || config.hidden == 0 {
+        return Err("a tensor has a zero dimension".into());
+    }
+    if let Some(cell) = meta.get("cell") {
+        if cell != config.cell.name() {
+            return Err(format!(
+                "metadata says cell {cell} but the tensors are those of a {} model",
+                config.cell.name()
+            ));
+        }
+    }
+    let layout = Layout::new(config);
+    for (name, _) in &shapes {
+        if layout.tensor(name).is_none() {
+            return Err(format!(
+                "unexpected tensor {name} for a {}-layer {} model",
+                config.layers,
+                config.cell.name()
+            ));
+        }
+    }
+    let mut w = vec![T::zero(); layout.len];
+    for spec in &layout.tensors {
+        let view = st
+            .tensor(&spec.name)
+            .map_err(|_| format!("tensor {} is missing", spec.name))?;
+        if view.shape() != spec.shape.as_slice() {
+            return Err(format!(
+                "tensor {} has shape {:?}, expected {:?}",
+                spec.name,
+                view.shape(),
+                spec.shape
+            ));
+        }
+        let dst = &mut w[spec.range.clone()];
+        let data = view.data();
+        match view.dtype() {
+            Dtype::F32 => {
+                for (d, b) in dst.iter_mut().zip(data.chunks_exact(4)) {
+                    *d = T::of(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64);
+                }
+            }
+            Dtype::F64 => {
+                for (d, b) in dst.iter_mut().zip(data.chunks_exact(8)) {
+                    *d = T::of(f64::from_le_bytes(b.try_into().expect("8 bytes")));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "tensor {} has dtype {other:?}; charrnn reads F32 or F64",
+                    spec.name
+                ))
+            }
+        }
+        if dst.iter().any(|x| !x.is_finite()) {
+            return Err(format!(
+                "tensor {} holds NaN or infinite values: the run that wrote it diverged",
+                spec.name
+            ));
+        }
+    }
+    Ok(Checkpoint {
+        model: Model { layout, w },
+        vocab,
+        meta,
+    })
+}

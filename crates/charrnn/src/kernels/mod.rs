@@ -1,0 +1,260 @@
+//! Matrix products and element-wise kernels.
+//!
+//! Every fast kernel has a naive twin here, used by the tests as its reference.
+//! Matrices are strided views into slices ([`MatRef`], [`MatMut`]), so a transpose is free.
+
+use crate::real::Real;
+
+/// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    pub data: &'a [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// A mutable strided matrix view.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    pub data: &'a mut [T],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+}
+
+impl<'a, T> MatRef<'a, T> {
+    /// A row-major `rows x cols` matrix over the first `rows * cols` elements of `data`.
+    ///
+    /// # Panics
+    /// If `data` is shorter than `rows * cols`.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "matrix {rows}x{cols} over {} elements",
+            data.len()
+        );
+        MatRef {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose (a view: nothing moves).
+    pub fn t(self) -> Self {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// Element `(i, j)`.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> T
+    where
+        T: Copy,
+    {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+impl<'a, T> MatMut<'a, T> {
+    /// A row-major `rows x cols` matrix over the first `rows * cols` elements of `data`.
+    ///
+    /// # Panics
+    /// If `data` is shorter than `rows * cols`.
+    pub fn new(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "matrix {rows}x{cols} over {} elements",
+            data.len()
+        );
+        MatMut {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+}
+
+/// `C <- alpha * A B + beta * C` with the fast kernel. With `beta == 0`, C's old contents are
+/// ignored (even NaN).
+///
+/// # Panics
+/// If the shapes disagree or a view reaches past its slice.
+pub fn gemm<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>) {
+    check(&a, &b, &c);
+    if c.rows == 0 || c.cols == 0 {
+        return;
+    }
+    // SAFETY: `check` proved every strided index is inside its slice.
+    unsafe {
+        T::gemm_raw(
+            c.rows,
+            a.cols,
+            c.cols,
+            alpha,
+            a.data.as_ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.data.as_mut_ptr(),
+            c.rs as isize,
+            c.cs as isize,
+        )
+    }
+}
+
+/// The naive twin of [`gemm`]: three loops, the obvious summation order.
+pub fn gemm_naive<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>) {
+    check(&a, &b, &c);
+    for i in 0..c.rows {
+        for j in 0..c.cols {
+            let mut s = T::zero();
+            for p in 0..a.cols {
+                s += a.at(i, p) * b.at(p, j);
+            }
+            let out = &mut c.data[i * c.rs + j * c.cs];
+            *out = if beta == T::zero() {
+                alpha * s
+            } else {
+                alpha * s + beta * *out
+            };
+        }
+    }
+}
+
+fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) {
+    assert_eq!(a.cols, b.rows, "gemm inner dimensions");
+    assert_eq!(a.rows, c.rows, "gemm output rows");
+    assert_eq!(b.cols, c.cols, "gemm output cols");
+    assert!(
+        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
+        "gemm: A out of bounds"
+    );
+    assert!(
+        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
+        "gemm: B out of bounds"
+    );
+    assert!(
+        fits(c.data.len(), c.rows, c.cols, c.rs, c.cs),
+        "gemm: C out of bounds"
+    );
+}
+
+/// Add `bias[j]` to every row of the row-major `rows x bias.len()` matrix `x`.
+pub fn add_row_bias<T: Real>(x: &mut [T], bias: &[T]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+/// `acc[j] += sum_i x[i, j]` over the rows of the row-major matrix `x` with `acc.len()` columns.
+pub fn add_col_sums<T: Real>(acc: &mut [T], x: &[T]) {
+    for row in x.chunks_exact(acc.len()) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+}
+
+/// Clip every element to `[-c, c]`; returns how many were clipped.
+pub fn clip<T: Real>(x: &mut [T], c: T) -> usize {
+    let mut n = 0;
+    for v in x {
+        if *v > c {
+            *v = c;
+            n += 1;
+        } else if *v < -c {
+            *v = -c;
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn gemm_matches_naive_on_odd_shapes_and_transposes() {
+        let mut s = 7u64;
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (17, 13, 4),
+            (33, 1, 65),
+            (8, 64, 9),
+            (0, 3, 2),
+        ] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a: Vec<f64> = (0..m * k).map(|_| lcg(&mut s)).collect();
+                    let b: Vec<f64> = (0..k * n).map(|_| lcg(&mut s)).collect();
+                    let c0: Vec<f64> = (0..m * n).map(|_| lcg(&mut s)).collect();
+                    let av = if ta {
+                        MatRef::new(&a, k, m).t()
+                    } else {
+                        MatRef::new(&a, m, k)
+                    };
+                    let bv = if tb {
+                        MatRef::new(&b, n, k).t()
+                    } else {
+                        MatRef::new(&b, k, n)
+                    };
+                    let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                    gemm(0.5, av, bv, 1.5, MatMut::new(&mut c1, m, n));
+                    gemm_naive(0.5, av, bv, 1.5, MatMut::new(&mut c2, m, n));
+                    for (x, y) in c1.iter().zip(&c2) {
+                        assert!(
+                            (x - y).abs() < 1e-12,
+                            "{m}x{k}x{n} ta={ta} tb={tb}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_beta_zero_ignores_nan() {
+        let a = [1.0f32, 2.0];
+        let b = [3.0f32, 4.0];
+        let mut c = [f32::NAN];
+        gemm(
+            1.0,
+            MatRef::new(&a, 1, 2),
+            MatRef::new(&b, 2, 1),
+            0.0,
+            MatMut::new(&mut c, 1, 1),
+        );
+        assert_eq!(c[0], 11.0);
+    }
+}

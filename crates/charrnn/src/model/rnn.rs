@@ -1,0 +1,124 @@
+//! The tanh RNN layer over a chunk of T steps.
+//!
+//! Forward: `h_t = tanh(W_ih x_t + W_hh h_{t-1} + b_ih [+ b_hh])`.
+//! Backward, from `dh_t` (the loss's gradient at each output):
+//! `da_t = (1 - h_t^2) * (dh_t + W_hh^T da_{t+1})`, `dW_hh += sum_t da_t h_{t-1}^T`,
+//! `db += sum_t da_t`, `dW_ih += sum_t da_t x_t^T`, `dx_t = W_ih^T da_t`.
+//!
+//! Shapes (time-major rows, row `t * B + b`): x `[T*B, In]`, h `[(T+1)*B, H]` with block 0 the
+//! carried state `h_{-1}`, dh and da `[T*B, H]`.
+
+use crate::kernels::{add_col_sums, gemm, MatMut, MatRef};
+use crate::model::layout::LayerLayout;
+use crate::real::Real;
+
+/// Fill `h[B..]` from `x` and the carried state in `h[..B]`.
+pub(crate) fn forward<T: Real>(w: &[T], l: &LayerLayout, x: MatRef<T>, h: &mut [T], batch: usize) {
+    let hid = l.hidden;
+    let tb = x.rows;
+    let wih = MatRef::new(&w[l.wih.clone()], hid, l.input);
+    let whh = MatRef::new(&w[l.whh.clone()], hid, hid);
+    // Input projections of all T steps in one product (the notebook's W_xh x first).
+    gemm(
+        T::one(),
+        x,
+        wih.t(),
+        T::zero(),
+        MatMut::new(&mut h[batch * hid..], tb, hid),
+    );
+    let bih = &w[l.bih.clone()];
+    let bhh = l.bhh.as_ref().map(|r| &w[r.clone()]);
+    for t in 0..tb / batch {
+        let (prev, cur) = h.split_at_mut((t + 1) * batch * hid);
+        let prev = &prev[t * batch * hid..];
+        let cur = &mut cur[..batch * hid];
+        gemm(
+            T::one(),
+            MatRef::new(prev, batch, hid),
+            whh.t(),
+            T::one(),
+            MatMut::new(cur, batch, hid),
+        );
+        for row in cur.chunks_exact_mut(hid) {
+            for (j, v) in row.iter_mut().enumerate() {
+                let mut a = *v + bih[j];
+                if let Some(b2) = bhh {
+                    a += b2[j];
+                }
+                *v = a.tanh();
+            }
+        }
+    }
+}
+
+/// Scratch the backward pass needs, sized by the caller.
+pub(crate) struct Scratch<'a, T> {
+    /// `[T*B, H]`
+    pub da: &'a mut [T],
+    /// `[B, H]`
+    pub dh_next: &'a mut [T],
+}
+
+/// Add this layer's gradients into `g`; consume `dh` (gradient at the outputs); write the
+/// gradient at the inputs into `dx` when given.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<T: Real>(
+    w: &[T],
+    g: &mut [T],
+    l: &LayerLayout,
+    x: MatRef<T>,
+    h: &[T],
+    dh: &[T],
+    s: Scratch<T>,
+    dx: Option<&mut [T]>,
+    batch: usize,
+) {
+    let hid = l.hidden;
+    let tb = x.rows;
+    let steps = tb / batch;
+    let bh = batch * hid;
+    let whh = MatRef::new(&w[l.whh.clone()], hid, hid);
+    let da = &mut s.da[..tb * hid];
+    s.dh_next.fill(T::zero());
+    for t in (0..steps).rev() {
+        let ht = &h[(t + 1) * bh..(t + 2) * bh];
+        let dht = &dh[t * bh..(t + 1) * bh];
+        let dat = &mut da[t * bh..(t + 1) * bh];
+        for i in 0..bh {
+            let d = dht[i] + s.dh_next[i];
+            dat[i] = (T::one() - ht[i] * ht[i]) * d;
+        }
+        if t > 0 {
+            gemm(
+                T::one(),
+                MatRef::new(dat, batch, hid),
+                whh,
+                T::zero(),
+                MatMut::new(s.dh_next, batch, hid),
+            );
+        }
+    }
+    let da_m = MatRef::new(da, tb, hid);
+    gemm(
+        T::one(),
+        da_m.t(),
+        MatRef::new(&h[..tb * hid], tb, hid),
+        T::one(),
+        MatMut::new(&mut g[l.whh.clone()], hid, hid),
+    );
+    add_col_sums(&mut g[l.bih.clone()], da);
+    if let Some(r) = &l.bhh {
+        add_col_sums(&mut g[r.clone()], da);
+    }
+    gemm(
+        T::one(),
+        da_m.t(),
+        x,
+        T::one(),
+        MatMut::new(&mut g[l.wih.clone()], hid, l.input),
+    );
+    if let Some(dx) = dx {
+        let wih = MatRef::new(&w[l.wih.clone()], hid, l.input);
+        gemm(T::one(), da_m, wih, T::zero(), MatMut::new(dx, tb, l.input));
+    }
+}

@@ -1,0 +1,129 @@
+//! The floating-point types a model can be trained in: `f32` (fast, the default) and `f64`
+//! (the notebook's arithmetic, used for reference parity and gradient checks).
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+/// A scalar type the kernels run on.
+pub trait Real:
+    num_traits::Float
+    + num_traits::FromPrimitive
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+{
+    /// The safetensors dtype this type is stored as.
+    const DTYPE: safetensors::Dtype;
+    /// Bytes per element.
+    const BYTES: usize;
+    /// Name used on the command line and in metadata.
+    const NAME: &'static str;
+
+    /// `C <- alpha * A * B + beta * C` for an `m x k` A and a `k x n` B given by row and column
+    /// strides. With `beta == 0`, C is only written.
+    ///
+    /// # Safety
+    /// Every index reached through the strides must lie inside the allocation the pointers come
+    /// from; callers check this through [`crate::kernels::gemm`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+
+    /// Little-endian bytes of one value.
+    fn write_le(self, out: &mut Vec<u8>);
+    /// Convert from f64 (rounding for f32).
+    fn of(x: f64) -> Self {
+        <Self as num_traits::FromPrimitive>::from_f64(x).expect("finite float conversion")
+    }
+    /// Widen to f64.
+    fn f64(self) -> f64 {
+        num_traits::ToPrimitive::to_f64(&self).expect("float to f64")
+    }
+}
+
+impl Real for f32 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
+    const BYTES: usize = 4;
+    const NAME: &'static str = "f32";
+
+    unsafe fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Real for f64 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
+    const BYTES: usize = 8;
+    const NAME: &'static str = "f64";
+
+    unsafe fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
