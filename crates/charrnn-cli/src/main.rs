@@ -1,1 +1,83 @@
-fn main() {}
+//! `charrnn`: train, sample and score character-level RNN language models.
+//!
+//! A thin shell over the `charrnn` library: flags are parsed here, validated into library
+//! configs, and every error is printed on one line with exit code 2.
+
+mod builtin;
+mod sample;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Character-level recurrent language models: train one on any text, then sample from it.
+#[derive(Parser, Debug)]
+#[command(name = "charrnn", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model (the notebook's tanh RNN by default) and save it.
+    #[command(allow_negative_numbers = true)]
+    Train(train::TrainArgs),
+    /// Generate text from a saved model.
+    #[command(allow_negative_numbers = true)]
+    Sample(sample::SampleArgs),
+}
+
+/// Floating-point precision of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Dtype {
+    /// 32-bit: fast, the default.
+    F32,
+    /// 64-bit: the notebook's arithmetic.
+    F64,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Sample(a) => sample::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Help and version go out as clap prints them; a usage error becomes one line, exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("error: {first} (see charrnn --help)");
+    ExitCode::from(2)
+}

@@ -1,0 +1,450 @@
+//! The real `charrnn` binary on small corpora: good runs, and every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
+
+fn corpus() -> String {
+    "The quick brown fox jumps over the lazy dog. Ξένος 中文 ✓ naïve café.\n".repeat(12)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run charrnn")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failed run: exit code 2, one line on stderr containing every `needles`, no panic.
+fn assert_bad(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err:?}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err:?}");
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("corpus.txt"), corpus()).unwrap();
+        Fixture { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run(self.dir.path(), args)
+    }
+
+    /// Train a small model into `model.safetensors`.
+    fn trained(&self) -> PathBuf {
+        let o = self.run(&[
+            "train",
+            "--data",
+            "corpus.txt",
+            "--steps",
+            "30",
+            "--hidden",
+            "8",
+            "--seq-len",
+            "8",
+            "--batch",
+            "2",
+            "--out",
+            "model.safetensors",
+            "--sample-every",
+            "0",
+            "--sample-len",
+            "20",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        self.path("model.safetensors")
+    }
+}
+
+#[test]
+fn train_then_sample_twice_with_a_seed_gives_identical_text() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let args = [
+        "sample",
+        "--model",
+        m.to_str().unwrap(),
+        "-n",
+        "200",
+        "--seed",
+        "7",
+    ];
+    let (a, b) = (f.run(&args), f.run(&args));
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert_eq!(stdout(&a).trim_end_matches('\n').chars().count(), 200);
+    let c = f.run(&[
+        "sample",
+        "--model",
+        m.to_str().unwrap(),
+        "-n",
+        "200",
+        "--seed",
+        "8",
+    ]);
+    assert_ne!(stdout(&a), stdout(&c), "another seed, other text");
+    let vocab: Vec<char> = corpus().chars().collect();
+    assert!(stdout(&a)
+        .trim_end_matches('\n')
+        .chars()
+        .all(|c| vocab.contains(&c)));
+}
+
+#[test]
+fn sample_output_starts_with_the_prime() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let o = f.run(&[
+        "sample",
+        "--model",
+        m.to_str().unwrap(),
+        "-n",
+        "30",
+        "--prime",
+        "The café",
+        "--seed",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("The café"), "{out}");
+    assert_eq!(
+        out.trim_end_matches('\n').chars().count(),
+        "The café".chars().count() + 30
+    );
+}
+
+#[test]
+fn train_prints_progress_samples_and_metrics() {
+    let f = Fixture::new();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--steps",
+        "45",
+        "--seq-len",
+        "8",
+        "--batch",
+        "2",
+        "--print-every",
+        "20",
+        "--sample-every",
+        "40",
+        "--sample-len",
+        "25",
+        "--metrics",
+        "m.jsonl",
+        "--dtype",
+        "f64",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in ["iter 0, loss: ", "iter 20, loss: ", "iter 40, loss: "] {
+        assert!(out.contains(line), "{line} missing in {out}");
+    }
+    // Samples at steps 0 and 40, and at the end.
+    assert_eq!(out.matches("----\n ").count(), 3, "{out}");
+    let metrics = std::fs::read_to_string(f.path("m.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 45);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["step"].as_u64(), Some(i as u64));
+        assert!(r["loss"].as_f64().unwrap() > 0.0 && r["smooth_loss"].as_f64().unwrap() > 0.0);
+    }
+    assert!(f.path("model.safetensors").exists());
+}
+
+#[test]
+fn init_from_continues_from_a_checkpoint() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--init-from",
+        m.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--seq-len",
+        "8",
+        "--batch",
+        "2",
+        "--out",
+        "again.safetensors",
+        "--sample-every",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("rnn E4 H8"),
+        "sizes come from the file: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn builtin_corpus_trains_with_no_data_flag() {
+    let f = Fixture::new();
+    let o = f.run(&[
+        "train",
+        "--steps",
+        "20",
+        "--sample-every",
+        "0",
+        "--sample-len",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("built-in corpus"));
+}
+
+#[test]
+fn bad_corpus_files() {
+    let f = Fixture::new();
+    assert_bad(
+        &f.run(&["train", "--data", "nope.txt"]),
+        &["nope.txt", "no such file"],
+    );
+    std::fs::create_dir(f.path("adir")).unwrap();
+    assert_bad(&f.run(&["train", "--data", "adir"]), &["adir", "directory"]);
+    std::fs::write(f.path("empty.txt"), "").unwrap();
+    assert_bad(
+        &f.run(&["train", "--data", "empty.txt"]),
+        &["empty.txt", "empty"],
+    );
+    std::fs::write(f.path("latin1.txt"), b"abc caf\xe9 more text").unwrap();
+    assert_bad(
+        &f.run(&["train", "--data", "latin1.txt"]),
+        &["UTF-8", "byte offset 7"],
+    );
+    std::fs::write(f.path("short.txt"), "tiny text").unwrap();
+    assert_bad(
+        &f.run(&["train", "--data", "short.txt"]),
+        &["9 characters", "at least 256"],
+    );
+}
+
+#[test]
+fn bad_sizes_rates_and_steps() {
+    let f = Fixture::new();
+    for (flag, value, needle) in [
+        ("--hidden", "0", "--hidden"),
+        ("--emb", "0", "--emb"),
+        ("--seq-len", "0", "--seq-len"),
+        ("--batch", "0", "--batch"),
+        ("--hidden", "-3", "--hidden"),
+        ("--batch", "-1", "--batch"),
+        ("--lr", "0", "--lr"),
+        ("--lr", "-0.1", "--lr"),
+        ("--std", "0", "--std"),
+        ("--std", "-1", "--std"),
+        ("--steps", "0", "--steps"),
+        ("--steps", "-5", "--steps"),
+        ("--clip", "-1", "--clip"),
+        ("--lr", "abc", "--lr"),
+    ] {
+        let o = f.run(&["train", "--data", "corpus.txt", flag, value]);
+        assert_bad(&o, &[needle]);
+    }
+    assert_bad(
+        &f.run(&["train", "--data", "corpus.txt", "--dtype", "f16"]),
+        &["f16"],
+    );
+}
+
+#[test]
+fn prime_outside_vocabulary_is_named() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let o = f.run(&[
+        "sample",
+        "--model",
+        m.to_str().unwrap(),
+        "--prime",
+        "The Zebra",
+        "--seed",
+        "1",
+    ]);
+    assert_bad(&o, &["'Z'", "--unknown skip"]);
+    let o = f.run(&[
+        "sample",
+        "--model",
+        m.to_str().unwrap(),
+        "--prime",
+        "The Zebra",
+        "--unknown",
+        "skip",
+        "-n",
+        "5",
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("The ebra"));
+}
+
+/// Rewrites one tensor: (name, shape, bytes) -> (shape, bytes).
+type Change = dyn Fn(&str, Vec<usize>, Vec<u8>) -> (Vec<usize>, Vec<u8>);
+
+#[test]
+fn bad_checkpoints() {
+    let f = Fixture::new();
+    let m = f.trained();
+    assert_bad(
+        &f.run(&["sample", "--model", "missing.safetensors"]),
+        &["missing.safetensors", "no such"],
+    );
+    let bytes = std::fs::read(&m).unwrap();
+    std::fs::write(f.path("trunc.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad(
+        &f.run(&["sample", "--model", "trunc.safetensors"]),
+        &["trunc.safetensors", "truncated"],
+    );
+    std::fs::write(f.path("text.safetensors"), corpus()).unwrap();
+    assert_bad(
+        &f.run(&["sample", "--model", "text.safetensors"]),
+        &["text.safetensors", "safetensors"],
+    );
+    assert_bad(
+        &f.run(&[
+            "train",
+            "--data",
+            "corpus.txt",
+            "--init-from",
+            "trunc.safetensors",
+        ]),
+        &["trunc.safetensors"],
+    );
+
+    // Tensors with the wrong shapes, and a vocabulary whose size disagrees.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    let rewrite = |name: &str, change: &Change, meta| {
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| {
+                let (s, d) = change(&n, v.shape().to_vec(), v.data().to_vec());
+                (n, s, d)
+            })
+            .collect();
+        let views = tensors.iter().map(|(n, s, d)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)
+                    .unwrap(),
+            )
+        });
+        std::fs::write(
+            f.path(name),
+            safetensors::serialize(views, Some(meta)).unwrap(),
+        )
+        .unwrap();
+    };
+    rewrite(
+        "shape.safetensors",
+        &|n, s, d| {
+            if n == "Whh" {
+                (vec![s[0] - 1, s[1]], d[..d.len() - s[1] * 4].to_vec())
+            } else {
+                (s, d)
+            }
+        },
+        meta.clone(),
+    );
+    assert_bad(
+        &f.run(&["sample", "--model", "shape.safetensors"]),
+        &["shape.safetensors", "has shape", "expected"],
+    );
+    let mut short_vocab = meta.clone();
+    let v: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
+    short_vocab.insert(
+        "vocab".into(),
+        serde_json::to_string(&v[..v.len() - 1]).unwrap(),
+    );
+    rewrite("vocab.safetensors", &|_, s, d| (s, d), short_vocab);
+    assert_bad(
+        &f.run(&["sample", "--model", "vocab.safetensors"]),
+        &["vocab.safetensors", "vocabulary"],
+    );
+}
+
+#[test]
+fn failed_run_leaves_the_previous_out_file_intact() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let before = std::fs::read(&m).unwrap();
+    // Unknown characters for the model: the run fails before training.
+    std::fs::write(f.path("other.txt"), "ZZZZ QQQQ ".repeat(50)).unwrap();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "other.txt",
+        "--init-from",
+        "model.safetensors",
+        "--out",
+        "model.safetensors",
+    ]);
+    assert_bad(&o, &["'Z'"]);
+    assert_eq!(std::fs::read(&m).unwrap(), before);
+    // No temp files are left behind by the successful saves either.
+    let names: Vec<String> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+}
+
+#[test]
+fn out_into_a_missing_directory_is_a_clear_error() {
+    let f = Fixture::new();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--steps",
+        "2",
+        "--out",
+        "no/such/dir/m.safetensors",
+        "--sample-every",
+        "0",
+    ]);
+    assert_bad(&o, &["does not exist"]);
+}
