@@ -5,13 +5,21 @@
 //!
 //! All parameters live in one flat buffer laid out by [`Layout`]; gradients and optimizer
 //! state mirror it, so an optimizer is one loop.
+//!
+//! One file per cell (`rnn.rs` tanh, `lstm.rs`, `gru.rs`), each a forward over a chunk that
+//! fills the layer's cache in the [`Workspace`] and a backward that adds into the gradient.
+//! In training, each layer's output can go through inverted dropout (see [`Mode`]).
 
+mod dropout;
+mod gru;
 pub mod layout;
+mod lstm;
 mod rnn;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+pub use dropout::Mode;
 pub use layout::{CellKind, LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 
 use crate::kernels::{add_row_bias, gemm, MatMut, MatRef};
@@ -46,8 +54,9 @@ impl<T: Real> Model<T> {
         self.layout.tensor(name).map(|t| &self.w[t.range.clone()])
     }
 
-    /// Run a chunk forward. `inputs` holds `T * B` ids, time-major. Leaves the output
-    /// probabilities in `ws.probs`; with `targets`, returns the summed cross-entropy.
+    /// Run a chunk forward in evaluation mode (no dropout): [`Model::forward_with`] with
+    /// [`Mode::Eval`]. `inputs` holds `T * B` ids, time-major. Leaves the output probabilities in
+    /// `ws.probs`; with `targets`, returns the summed cross-entropy.
     ///
     /// The recurrent state is read from (and left in) the workspace: call
     /// [`Workspace::reset_state`] or [`Workspace::carry_state`] first.
@@ -55,10 +64,65 @@ impl<T: Real> Model<T> {
     /// # Panics
     /// If `inputs` does not have `T * B` ids for the workspace's T and B.
     pub fn forward(&self, ws: &mut Workspace<T>, inputs: &[u32], targets: Option<&[u32]>) -> f64 {
+        self.forward_with(ws, inputs, targets, Mode::Eval)
+    }
+
+    /// [`Model::forward`] with dropout as `mode` says: training draws fresh masks (and keeps
+    /// them for [`Model::backward`]), evaluation uses none, replay reuses the last ones.
+    ///
+    /// ```
+    /// use charrnn::model::{CellKind, Mode, Model, ModelConfig, Workspace};
+    /// use rand::SeedableRng;
+    ///
+    /// let config = ModelConfig { cell: CellKind::Lstm, vocab: 5, emb: 3, hidden: 8, layers: 2 };
+    /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+    /// let model = Model::<f64>::init(config, 0.1, &mut rng);
+    /// let mut ws = Workspace::new(&model.layout, 4, 2);
+    /// let (x, y) = ([0, 1, 2, 3, 4, 0, 1, 2], [1, 2, 3, 4, 0, 1, 2, 3]);
+    /// let train = model.forward_with(&mut ws, &x, Some(&y), Mode::Train { p: 0.5, rng: &mut rng });
+    /// let mut grads = vec![0.0; model.layout.len];
+    /// model.backward(&mut ws, &x, &y, &mut grads); // through the same masks
+    /// assert_eq!(model.forward_with(&mut ws, &x, Some(&y), Mode::Replay), train);
+    /// assert_eq!(model.forward(&mut ws, &x, Some(&y)), model.forward(&mut ws, &x, Some(&y)));
+    /// ```
+    ///
+    /// # Panics
+    /// If `inputs` does not have `T * B` ids for the workspace's T and B, or a training `p` is
+    /// outside `[0, 1)`.
+    pub fn forward_with(
+        &self,
+        ws: &mut Workspace<T>,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        mode: Mode<'_>,
+    ) -> f64 {
         let (b, tb) = (ws.batch, ws.steps * ws.batch);
         assert_eq!(inputs.len(), tb, "inputs must be T*B ids");
         let l = &self.layout;
         let c = l.config;
+        let h = c.hidden;
+        let (p, mut rng) = match mode {
+            Mode::Eval => {
+                ws.masked = false;
+                (0.0, None)
+            }
+            Mode::Train { p, rng } => {
+                assert!(
+                    (0.0..1.0).contains(&p),
+                    "dropout must be in [0, 1), got {p}"
+                );
+                ws.masked = p > 0.0;
+                if !ws.masked {
+                    // Nothing for a later replay to apply.
+                    ws.layers.iter_mut().for_each(|s| s.mask.clear());
+                }
+                (p, ws.masked.then_some(rng))
+            }
+            Mode::Replay => {
+                ws.masked = !ws.layers[0].mask.is_empty();
+                (0.0, None)
+            }
+        };
         // Embedding: a gather, x[r, e] = emb(inputs[r], e).
         let emb = &self.w[l.embed.clone()];
         for (row, &id) in ws.x.chunks_exact_mut(c.emb).zip(inputs) {
@@ -69,20 +133,28 @@ impl<T: Real> Model<T> {
         for k in 0..ws.layers.len() {
             let (below, rest) = ws.layers.split_at_mut(k);
             let x = match below.last() {
-                Some(prev) => MatRef::new(&prev.h[b * c.hidden..], tb, c.hidden),
+                Some(prev) => MatRef::new(prev.output(ws.masked, b * h), tb, h),
                 None => MatRef::new(&ws.x, tb, c.emb),
             };
             let layer = &l.layers[k];
+            let st = &mut rest[0];
             match c.cell {
-                CellKind::Rnn => rnn::forward(&self.w, layer, x, &mut rest[0].h, b),
-                CellKind::Lstm | CellKind::Gru => unimplemented!("cell not built yet"),
+                CellKind::Rnn => rnn::forward(&self.w, layer, x, &mut st.h, b),
+                CellKind::Lstm => lstm::forward(&self.w, layer, x, st, b),
+                CellKind::Gru => gru::forward(&self.w, layer, x, st, &mut ws.gh, b),
+            }
+            if let Some(rng) = rng.as_deref_mut() {
+                dropout::draw(&mut st.mask, tb * h, p, rng);
+            }
+            if ws.masked {
+                dropout::apply(&mut st.y, &st.h[b * h..], &st.mask);
             }
         }
-        let top = &ws.layers.last().expect("at least one layer").h[b * c.hidden..];
-        let why = MatRef::new(&self.w[l.out_w.clone()], c.vocab, c.hidden);
+        let top = ws.layers.last().expect("at least one layer");
+        let why = MatRef::new(&self.w[l.out_w.clone()], c.vocab, h);
         gemm(
             T::one(),
-            MatRef::new(top, tb, c.hidden),
+            MatRef::new(top.output(ws.masked, b * h), tb, h),
             why.t(),
             T::zero(),
             MatMut::new(&mut ws.probs, tb, c.vocab),
@@ -100,20 +172,21 @@ impl<T: Real> Model<T> {
         }
     }
 
-    /// Backpropagate the chunk last run by [`Model::forward`] (with the same ids) and add the
-    /// gradient of `loss / B` into `g`.
+    /// Backpropagate the chunk last run by [`Model::forward_with`] (with the same ids, through
+    /// the same dropout masks if it used any) and add the gradient of `loss / B` into `g`.
     pub fn backward(&self, ws: &mut Workspace<T>, inputs: &[u32], targets: &[u32], g: &mut [T]) {
         let (b, tb) = (ws.batch, ws.steps * ws.batch);
         let l = &self.layout;
         let c = l.config;
         let h = c.hidden;
+        let masked = ws.masked;
         loss::softmax_xent_backward(&mut ws.probs, c.vocab, targets, b);
         let d_out = MatRef::new(&ws.probs, tb, c.vocab);
-        let top = &ws.layers.last().expect("at least one layer").h;
+        let top = ws.layers.last().expect("at least one layer");
         gemm(
             T::one(),
             d_out.t(),
-            MatRef::new(&top[b * h..], tb, h),
+            MatRef::new(top.output(masked, b * h), tb, h),
             T::one(),
             MatMut::new(&mut g[l.out_w.clone()], c.vocab, h),
         );
@@ -126,34 +199,48 @@ impl<T: Real> Model<T> {
             T::zero(),
             MatMut::new(&mut ws.dh, tb, h),
         );
+        if masked {
+            dropout::backward(&mut ws.dh, &top.mask);
+        }
         for k in (0..ws.layers.len()).rev() {
             let layer = &l.layers[k];
             let (below, rest) = ws.layers.split_at(k);
             let x = match below.last() {
-                Some(prev) => MatRef::new(&prev.h[b * h..], tb, h),
+                Some(prev) => MatRef::new(prev.output(masked, b * h), tb, h),
                 None => MatRef::new(&ws.x, tb, c.emb),
             };
-            let scratch = rnn::Scratch {
-                da: &mut ws.da,
-                dh_next: &mut ws.dh_next,
-            };
+            let st = &rest[0];
             // The gradient at this layer's input becomes the next layer down's `dh`.
             let dx = &mut ws.dx[..tb * layer.input];
             match c.cell {
-                CellKind::Rnn => rnn::backward(
-                    &self.w,
-                    g,
-                    layer,
-                    x,
-                    &rest[0].h,
-                    &ws.dh,
-                    scratch,
-                    Some(dx),
-                    b,
-                ),
-                CellKind::Lstm | CellKind::Gru => unimplemented!("cell not built yet"),
+                CellKind::Rnn => {
+                    let scratch = rnn::Scratch {
+                        da: &mut ws.da,
+                        dh_next: &mut ws.dh_next,
+                    };
+                    rnn::backward(&self.w, g, layer, x, &st.h, &ws.dh, scratch, Some(dx), b)
+                }
+                CellKind::Lstm => {
+                    let scratch = lstm::Scratch {
+                        da: &mut ws.da,
+                        dh_next: &mut ws.dh_next,
+                        dc_next: &mut ws.dc_next,
+                    };
+                    lstm::backward(&self.w, g, layer, x, st, &ws.dh, scratch, dx, b)
+                }
+                CellKind::Gru => {
+                    let scratch = gru::Scratch {
+                        dgi: &mut ws.da,
+                        dgh: &mut ws.dgh,
+                        dh_next: &mut ws.dh_next,
+                    };
+                    gru::backward(&self.w, g, layer, x, st, &ws.dh, scratch, dx, b)
+                }
             }
             std::mem::swap(&mut ws.dh, &mut ws.dx);
+            if let (true, Some(prev)) = (masked, below.last()) {
+                dropout::backward(&mut ws.dh, &prev.mask);
+            }
         }
         // Embedding: a scatter-add of the input gradient, now in `ws.dh` ([T*B, E]).
         let demb = &mut g[l.embed.clone()];
@@ -165,14 +252,40 @@ impl<T: Real> Model<T> {
     }
 }
 
-/// The recurrent state and activations of one layer.
+/// The recurrent state and activations of one layer: what its backward pass needs.
+///
+/// Buffers a cell does not use are empty.
 #[derive(Clone, Debug)]
 pub struct LayerState<T> {
     /// `[(T+1)*B, H]`: block 0 is the state carried in, block t+1 the output of step t.
     pub h: Vec<T>,
+    /// LSTM: `[(T+1)*B, H]` cell state, block 0 carried in, block t+1 that of step t.
+    pub c: Vec<T>,
+    /// LSTM and GRU: `[T*B, G*H]` activated gates, LSTM (i, f, g, o), GRU (r, z, n).
+    pub gates: Vec<T>,
+    /// LSTM: `[T*B, H]` `tanh(c_t)`.
+    pub tanh_c: Vec<T>,
+    /// GRU: `[T*B, H]` the recurrent part of the candidate, `W_hn h_{t-1} + b_hn`.
+    pub gh_n: Vec<T>,
+    /// `[T*B, H]` dropout mask on the output (`0` or `1 / (1 - p)`), once training drew one.
+    pub mask: Vec<T>,
+    /// `[T*B, H]` the output after dropout, `h[B..] * mask`, once training drew a mask.
+    pub y: Vec<T>,
 }
 
-/// Preallocated buffers for chunks of `steps` x `batch`: nothing is allocated per step.
+impl<T> LayerState<T> {
+    /// The output `[T*B, H]` as the layer above sees it: dropped out when `masked`.
+    fn output(&self, masked: bool, bh: usize) -> &[T] {
+        if masked {
+            &self.y
+        } else {
+            &self.h[bh..]
+        }
+    }
+}
+
+/// Preallocated buffers for chunks of `steps` x `batch`: nothing is allocated per step (the
+/// dropout buffers are sized once, by the first training forward that uses them).
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
     pub steps: usize,
@@ -182,14 +295,22 @@ pub struct Workspace<T> {
     pub layers: Vec<LayerState<T>>,
     /// `[T*B, V]` logits, then probabilities, then their gradient.
     pub probs: Vec<T>,
+    /// The last forward applied the layers' dropout masks (so backward must too).
+    pub masked: bool,
+    /// GRU: `[B, G*H]` one step's recurrent product `W_hh h_{t-1} + b_hh`.
+    pub gh: Vec<T>,
     /// `[T*B, max(E, H)]` gradient at the current layer's output.
     pub dh: Vec<T>,
     /// `[T*B, max(E, H)]` gradient at the current layer's input.
     pub dx: Vec<T>,
-    /// `[T*B, G*H]`
+    /// `[T*B, G*H]` gradient at the pre-activations (GRU: their input part).
     pub da: Vec<T>,
+    /// GRU: `[T*B, G*H]` gradient at the recurrent part of the pre-activations.
+    pub dgh: Vec<T>,
     /// `[B, H]`
     pub dh_next: Vec<T>,
+    /// LSTM: `[B, H]` gradient at the cell state, flowing back a step.
+    pub dc_next: Vec<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -198,6 +319,9 @@ impl<T: Real> Workspace<T> {
         let c = layout.config;
         let tb = steps * batch;
         let wide = c.emb.max(c.hidden);
+        let gh = c.cell.gates() * c.hidden;
+        let (lstm, gru) = (c.cell == CellKind::Lstm, c.cell == CellKind::Gru);
+        let zeros = |used: bool, n: usize| if used { vec![T::zero(); n] } else { Vec::new() };
         Workspace {
             steps,
             batch,
@@ -205,35 +329,66 @@ impl<T: Real> Workspace<T> {
             layers: (0..c.layers)
                 .map(|_| LayerState {
                     h: vec![T::zero(); (steps + 1) * batch * c.hidden],
+                    c: zeros(lstm, (steps + 1) * batch * c.hidden),
+                    gates: zeros(lstm || gru, tb * gh),
+                    tanh_c: zeros(lstm, tb * c.hidden),
+                    gh_n: zeros(gru, tb * c.hidden),
+                    mask: Vec::new(),
+                    y: Vec::new(),
                 })
                 .collect(),
             probs: vec![T::zero(); tb * c.vocab],
+            masked: false,
+            gh: zeros(gru, batch * gh),
             dh: vec![T::zero(); tb * wide],
             dx: vec![T::zero(); tb * wide],
-            da: vec![T::zero(); tb * c.cell.gates() * c.hidden],
+            da: vec![T::zero(); tb * gh],
+            dgh: zeros(gru, tb * gh),
             dh_next: vec![T::zero(); batch * c.hidden],
+            dc_next: zeros(lstm, batch * c.hidden),
         }
     }
 
-    /// Zero the carried state of every layer.
+    /// Zero the carried state (h, and the LSTM's c) of every layer.
     pub fn reset_state(&mut self) {
+        let n = self.dh_next.len();
         for l in &mut self.layers {
-            let n = l.h.len() / (self.steps + 1);
             l.h[..n].fill(T::zero());
+            if !l.c.is_empty() {
+                l.c[..n].fill(T::zero());
+            }
         }
     }
 
-    /// Carry the last step's state into block 0, for the next chunk.
+    /// Carry the last step's state (h, and the LSTM's c) into block 0, for the next chunk.
     pub fn carry_state(&mut self) {
+        let n = self.dh_next.len();
         for l in &mut self.layers {
-            let n = l.h.len() / (self.steps + 1);
             l.h.copy_within(self.steps * n.., 0);
+            if !l.c.is_empty() {
+                l.c.copy_within(self.steps * n.., 0);
+            }
         }
     }
 
     /// The state of the last step of the last chunk, layer `k`, `[B, H]`.
     pub fn last_state(&self, k: usize) -> &[T] {
-        let h = &self.layers[k].h;
-        &h[self.steps * h.len() / (self.steps + 1)..]
+        &self.layers[k].h[self.steps * self.dh_next.len()..]
+    }
+
+    /// The LSTM cell state of the last step of the last chunk, layer `k`, `[B, H]` (empty for
+    /// other cells).
+    pub fn last_cell_state(&self, k: usize) -> &[T] {
+        let c = &self.layers[k].c;
+        &c[c.len().min(self.steps * self.dh_next.len())..]
+    }
+
+    /// The state the next chunk starts from, layer `k`: `(h, c)`, `[B, H]` each (`c` empty
+    /// unless the cell is an LSTM). Write into it to start from a given state.
+    pub fn carried_mut(&mut self, k: usize) -> (&mut [T], &mut [T]) {
+        let n = self.dh_next.len();
+        let l = &mut self.layers[k];
+        let nc = n.min(l.c.len());
+        (&mut l.h[..n], &mut l.c[..nc])
     }
 }
