@@ -5,6 +5,7 @@
 
 mod builtin;
 mod sample;
+mod score;
 mod train;
 
 use std::process::ExitCode;
@@ -23,10 +24,12 @@ struct Cli {
 enum Command {
     /// Train a model (the notebook's tanh RNN by default) and save it.
     #[command(allow_negative_numbers = true)]
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Generate text from a saved model.
     #[command(allow_negative_numbers = true)]
     Sample(sample::SampleArgs),
+    /// Score a text with a saved model: nats and bits per character, perplexity.
+    Score(score::ScoreArgs),
 }
 
 /// Floating-point precision of the run.
@@ -44,8 +47,9 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let result = match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Sample(a) => sample::run(a),
+        Command::Score(a) => score::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -448,3 +448,172 @@ fn out_into_a_missing_directory_is_a_clear_error() {
     ]);
     assert_bad(&o, &["does not exist"]);
 }
+
+#[test]
+fn every_cell_and_depth_trains_validates_samples_and_scores() {
+    let f = Fixture::new();
+    for (cell, layers, optim) in [
+        ("rnn", "2", "rmsprop"),
+        ("lstm", "1", "adam"),
+        ("gru", "3", "sgd"),
+    ] {
+        let out = format!("{cell}.safetensors");
+        let o = f.run(&[
+            "train",
+            "--data",
+            "corpus.txt",
+            "--cell",
+            cell,
+            "--layers",
+            layers,
+            "--optim",
+            optim,
+            "--hidden",
+            "12",
+            "--emb",
+            "6",
+            "--steps",
+            "25",
+            "--seq-len",
+            "8",
+            "--batch",
+            "2",
+            "--val-frac",
+            "0.2",
+            "--eval-every",
+            "10",
+            "--dropout",
+            "0.2",
+            "--sample-every",
+            "0",
+            "--sample-len",
+            "10",
+            "--out",
+            &out,
+        ]);
+        assert!(o.status.success(), "{cell}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert_eq!(
+            text.matches("validation loss").count(),
+            3,
+            "steps 10, 20 and the end: {text}"
+        );
+        let s = f.run(&[
+            "sample", "--model", &out, "-n", "40", "--seed", "3", "--prime", "The",
+        ]);
+        assert!(s.status.success(), "{}", stderr(&s));
+        assert_eq!(stdout(&s).trim_end_matches('\n').chars().count(), 43);
+        let sc = f.run(&["score", "--model", &out, "--data", "corpus.txt", "--json"]);
+        assert!(sc.status.success(), "{}", stderr(&sc));
+        let j: serde_json::Value = serde_json::from_str(stdout(&sc).trim()).unwrap();
+        let nats = j["nats_per_char"].as_f64().unwrap();
+        assert!(
+            (j["bits_per_char"].as_f64().unwrap() - nats / std::f64::consts::LN_2).abs() < 1e-9
+        );
+        assert!((j["perplexity"].as_f64().unwrap() - nats.exp()).abs() < 1e-6);
+        assert_eq!(
+            j["chars"].as_u64().unwrap() as usize,
+            corpus().chars().count() - 1
+        );
+        // The checkpoint names its cell; re-training from it infers cell, layers and sizes.
+        let again = f.run(&[
+            "train",
+            "--data",
+            "corpus.txt",
+            "--init-from",
+            &out,
+            "--steps",
+            "2",
+            "--seq-len",
+            "8",
+            "--batch",
+            "2",
+            "--sample-every",
+            "0",
+            "--out",
+            "again.safetensors",
+        ]);
+        assert!(again.status.success(), "{}", stderr(&again));
+        assert!(
+            stdout(&again).contains(&format!("{cell} E6 H12 x{layers}")),
+            "{}",
+            stdout(&again)
+        );
+    }
+}
+
+#[test]
+fn score_lists_unknown_characters_unless_skipped() {
+    let f = Fixture::new();
+    let m = f.trained();
+    std::fs::write(f.path("other.txt"), "The fox Zigzags over Quays.").unwrap();
+    let o = f.run(&[
+        "score",
+        "--model",
+        m.to_str().unwrap(),
+        "--data",
+        "other.txt",
+    ]);
+    assert_bad(&o, &["'Z'", "'Q'", "--unknown skip"]);
+    let o = f.run(&[
+        "score",
+        "--model",
+        m.to_str().unwrap(),
+        "--data",
+        "other.txt",
+        "--unknown",
+        "skip",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("bits/char"));
+}
+
+#[test]
+fn bad_cells_optimizers_layers_dropout() {
+    let f = Fixture::new();
+    for (args, needle) in [
+        (vec!["--cell", "transformer"], "transformer"),
+        (vec!["--optim", "lion"], "lion"),
+        (vec!["--layers", "0"], "--layers"),
+        (vec!["--dropout", "1"], "--dropout"),
+        (vec!["--dropout", "-0.1"], "--dropout"),
+        (vec!["--val-frac", "1.5"], "--val-frac"),
+        (vec!["--lr-decay", "0"], "--lr-decay"),
+    ] {
+        let mut full = vec!["train", "--data", "corpus.txt", "--steps", "2"];
+        full.extend(args);
+        assert_bad(&f.run(&full), &[needle]);
+    }
+    let m = f.trained();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--init-from",
+        m.to_str().unwrap(),
+        "--cell",
+        "lstm",
+    ]);
+    assert_bad(&o, &["--cell lstm", "rnn"]);
+}
+
+#[test]
+fn checkpoint_whose_tensors_do_not_match_its_declared_cell() {
+    let f = Fixture::new();
+    let m = f.trained();
+    let bytes = std::fs::read(&m).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    meta.insert("cell".into(), "lstm".into());
+    let tensors = st.tensors();
+    std::fs::write(
+        f.path("liar.safetensors"),
+        safetensors::serialize(tensors, Some(meta)).unwrap(),
+    )
+    .unwrap();
+    assert_bad(
+        &f.run(&["sample", "--model", "liar.safetensors"]),
+        &["liar.safetensors", "cell lstm"],
+    );
+}

@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 /// Write `bytes` to `path` atomically: readers see the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = check_target(path)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -42,7 +45,10 @@ pub fn check_target(path: &Path) -> Result<&Path> {
         )));
     }
     if path.is_dir() {
-        return Err(Error::Config(format!("{}: is a directory: give a file name", path.display())));
+        return Err(Error::Config(format!(
+            "{}: is a directory: give a file name",
+            path.display()
+        )));
     }
     Ok(dir)
 }

@@ -21,6 +21,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod fsutil;
 pub mod kernels;
 pub mod loss;

@@ -1,14 +1,15 @@
 //! Truncated backpropagation through time, as the notebook trains: windows of T steps over B
 //! parallel streams, the hidden state carried from window to window and reset when the streams
-//! wrap; gradients of `loss / B`, clipped; Adagrad; a smoothed loss.
+//! wrap; gradients of `loss / B`, clipped; an optimizer step (Adagrad by default); a smoothed
+//! loss.
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::data::{Cursor, Streams, Window};
 use crate::error::{Error, Result};
-use crate::model::{Model, ModelConfig, Workspace};
-use crate::optim::{Adagrad, Clip};
+use crate::model::{Mode, Model, ModelConfig, Workspace};
+use crate::optim::{Clip, ClipStats, OptimConfig, Optimizer, Schedule};
 use crate::real::Real;
 
 /// Training settings (the notebook's hyperparameters by default).
@@ -18,8 +19,15 @@ pub struct TrainConfig {
     pub seq_len: usize,
     /// B: parallel streams.
     pub batch: usize,
+    /// Base learning rate.
     pub lr: f64,
+    pub schedule: Schedule,
     pub clip: Clip,
+    pub optim: OptimConfig,
+    /// Inverted dropout between layers and before the output, in `[0, 1)`.
+    pub dropout: f64,
+    /// Seed of the dropout masks.
+    pub seed: u64,
 }
 
 impl Default for TrainConfig {
@@ -28,7 +36,11 @@ impl Default for TrainConfig {
             seq_len: 32,
             batch: 4,
             lr: 0.02,
+            schedule: Schedule::Constant,
             clip: Clip::default(),
+            optim: OptimConfig::default(),
+            dropout: 0.0,
+            seed: 0,
         }
     }
 }
@@ -55,7 +67,14 @@ impl TrainConfig {
                 )));
             }
         }
-        Ok(())
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::config(format!(
+                "--dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        self.optim.validate()?;
+        self.schedule.validate()
     }
 }
 
@@ -68,10 +87,12 @@ pub struct StepStats {
     pub loss: f64,
     /// `0.999 * smooth + 0.001 * loss / B`.
     pub smooth_loss: f64,
-    /// The window started from a zeroed state.
+    /// The learning rate used.
+    pub lr: f64,
+    /// The window started from a zeroed state (a new epoch).
     pub reset: bool,
-    /// Gradient elements clipped.
-    pub clipped: usize,
+    /// Gradient norm before clipping and the share of elements clipped.
+    pub clip: ClipStats,
 }
 
 /// A model, its optimizer and its place in the data.
@@ -80,9 +101,14 @@ pub struct Trainer<T> {
     pub cfg: TrainConfig,
     pub streams: Streams,
     pub cursor: Cursor,
-    pub optim: Adagrad<T>,
+    pub optim: Optimizer<T>,
     pub smooth_loss: f64,
+    /// Steps done.
     pub step: u64,
+    /// Dropout's RNG.
+    pub rng: Xoshiro256PlusPlus,
+    /// Windows so far that started from a reset.
+    pub epochs: u64,
     ws: Workspace<T>,
     grads: Vec<T>,
     inputs: Vec<u32>,
@@ -117,12 +143,14 @@ impl<T: Real> Trainer<T> {
         Ok(Trainer {
             ws: Workspace::new(&model.layout, cfg.seq_len, cfg.batch),
             grads: vec![T::zero(); n],
-            optim: Adagrad::new(n),
+            optim: Optimizer::new(cfg.optim, n),
             inputs: vec![0; cfg.seq_len * cfg.batch],
             targets: vec![0; cfg.seq_len * cfg.batch],
             smooth_loss: -(1.0 / v).ln() * cfg.seq_len as f64,
             step: 0,
+            epochs: 0,
             cursor: Cursor::default(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),
             model,
             streams,
             cfg,
@@ -151,28 +179,40 @@ impl<T: Real> Trainer<T> {
             }
         }
         if w.reset {
+            self.epochs += 1;
             self.ws.reset_state();
         } else {
             self.ws.carry_state();
         }
+        let mode = Mode::Train {
+            p: self.cfg.dropout,
+            rng: &mut self.rng,
+        };
         let loss = self
             .model
-            .forward(&mut self.ws, &self.inputs, Some(&self.targets));
+            .forward_with(&mut self.ws, &self.inputs, Some(&self.targets), mode);
         self.grads.fill(T::zero());
         self.model
             .backward(&mut self.ws, &self.inputs, &self.targets, &mut self.grads);
-        let clipped = self.cfg.clip.apply(&self.model.layout, &mut self.grads);
+        let clip = self.cfg.clip.apply(&self.model.layout, &mut self.grads);
         self.smooth_loss = self.smooth_loss * 0.999 + loss / b as f64 * 0.001;
-        self.optim.step(&mut self.model.w, &self.grads, self.cfg.lr);
+        let lr = self.cfg.schedule.lr(self.cfg.lr, self.step);
+        self.optim.step(&mut self.model.w, &self.grads, lr);
         let stats = StepStats {
             step: self.step,
             loss,
             smooth_loss: self.smooth_loss,
+            lr,
             reset: w.reset,
-            clipped,
+            clip,
         };
         self.step += 1;
         stats
+    }
+
+    /// Epochs begun: windows that started from a reset (the first one included).
+    pub fn epoch(&self) -> u64 {
+        self.epochs
     }
 
     /// The last gradient (after clipping).

@@ -196,6 +196,19 @@ impl Ids {
         }
     }
 
+    /// The ids before `k` and from `k` on.
+    ///
+    /// # Panics
+    /// If `k > self.len()`.
+    pub fn split_at(mut self, k: usize) -> (Ids, Ids) {
+        let tail = match &mut self {
+            Ids::U8(v) => Ids::U8(v.split_off(k)),
+            Ids::U16(v) => Ids::U16(v.split_off(k)),
+            Ids::U32(v) => Ids::U32(v.split_off(k)),
+        };
+        (self, tail)
+    }
+
     /// Iterate over the ids.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.len()).map(|i| self.get(i))
