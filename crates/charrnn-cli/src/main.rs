@@ -3,6 +3,7 @@
 //! A thin shell over the `charrnn` library: flags are parsed here, validated into library
 //! configs, and every error is printed on one line with exit code 2.
 
+mod bench;
 mod builtin;
 mod sample;
 mod score;
@@ -28,6 +29,8 @@ enum Command {
     /// Generate text from a saved model.
     #[command(allow_negative_numbers = true)]
     Sample(sample::SampleArgs),
+    /// Measure training and sampling speed on named configurations.
+    Bench(bench::BenchArgs),
     /// Score a text with a saved model: nats and bits per character, perplexity.
     Score(score::ScoreArgs),
 }
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(*a),
         Command::Sample(a) => sample::run(a),
         Command::Score(a) => score::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,6 +61,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--threads`, defaulting to every core.
+pub fn resolve_threads(threads: Option<usize>) -> charrnn::Result<usize> {
+    match threads {
+        Some(0) => Err(charrnn::Error::Config(
+            "--threads must be at least 1".into(),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
 }
 

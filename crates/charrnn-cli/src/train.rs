@@ -135,6 +135,9 @@ pub struct TrainArgs {
     /// Arithmetic precision
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
+    /// Worker threads (the batch streams are split across them) [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Hold out this last fraction of the text for validation (0: none, as the notebook)
     #[arg(long, default_value_t = 0.0, value_name = "F")]
     pub val_frac: f64,
@@ -226,6 +229,7 @@ fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
         },
         dropout: a.dropout,
         seed: a.seed,
+        threads: crate::resolve_threads(a.threads)?,
     };
     cfg.validate()?;
     if !(0.0..1.0).contains(&a.val_frac) {

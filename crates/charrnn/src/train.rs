@@ -28,6 +28,10 @@ pub struct TrainConfig {
     pub dropout: f64,
     /// Seed of the dropout masks.
     pub seed: u64,
+    /// Worker threads: the B streams are split into this many shards (at most B), each run
+    /// forward and backward on its own thread; their gradients are summed once per window, in
+    /// shard order, so a seed and a thread count always give the same run.
+    pub threads: usize,
 }
 
 impl Default for TrainConfig {
@@ -41,6 +45,7 @@ impl Default for TrainConfig {
             optim: OptimConfig::default(),
             dropout: 0.0,
             seed: 0,
+            threads: 1,
         }
     }
 }
@@ -73,6 +78,9 @@ impl TrainConfig {
                 self.dropout
             )));
         }
+        if self.threads == 0 {
+            return Err(Error::config("--threads must be at least 1"));
+        }
         self.optim.validate()?;
         self.schedule.validate()
     }
@@ -95,6 +103,45 @@ pub struct StepStats {
     pub clip: ClipStats,
 }
 
+/// One shard of the batch: a contiguous range of streams with its own buffers, state and
+/// gradient, run on one thread.
+struct Shard<T> {
+    /// The streams `first..first + ws.batch`.
+    first: usize,
+    ws: Workspace<T>,
+    /// This shard's gradient of `loss / B`.
+    grads: Vec<T>,
+    inputs: Vec<u32>,
+    targets: Vec<u32>,
+    /// Dropout's RNG.
+    rng: Xoshiro256PlusPlus,
+    loss: f64,
+}
+
+impl<T: Real> Shard<T> {
+    fn run(&mut self, model: &Model<T>, streams: &Streams, w: Window, dropout: f64) {
+        let (t_len, b) = (streams.seq_len(), self.ws.batch);
+        for t in 0..t_len {
+            for s in 0..b {
+                self.inputs[t * b + s] = streams.at(self.first + s, w.start + t);
+                self.targets[t * b + s] = streams.at(self.first + s, w.start + t + 1);
+            }
+        }
+        if w.reset {
+            self.ws.reset_state();
+        } else {
+            self.ws.carry_state();
+        }
+        let mode = Mode::Train {
+            p: dropout,
+            rng: &mut self.rng,
+        };
+        self.loss = model.forward_with(&mut self.ws, &self.inputs, Some(&self.targets), mode);
+        self.grads.fill(T::zero());
+        model.backward(&mut self.ws, &self.inputs, &self.targets, &mut self.grads);
+    }
+}
+
 /// A model, its optimizer and its place in the data.
 pub struct Trainer<T> {
     pub model: Model<T>,
@@ -105,14 +152,10 @@ pub struct Trainer<T> {
     pub smooth_loss: f64,
     /// Steps done.
     pub step: u64,
-    /// Dropout's RNG.
-    pub rng: Xoshiro256PlusPlus,
     /// Windows so far that started from a reset.
     pub epochs: u64,
-    ws: Workspace<T>,
-    grads: Vec<T>,
-    inputs: Vec<u32>,
-    targets: Vec<u32>,
+    shards: Vec<Shard<T>>,
+    pool: Option<rayon::ThreadPool>,
 }
 
 /// A new model's parameters from a seed: every tensor from N(0, std^2).
@@ -140,17 +183,42 @@ impl<T: Real> Trainer<T> {
         );
         let n = model.layout.len;
         let v = model.config().vocab as f64;
+        let k = cfg.threads.min(cfg.batch);
+        let mut shards = Vec::with_capacity(k);
+        let mut first = 0;
+        for i in 0..k {
+            let b = cfg.batch / k + usize::from(i < cfg.batch % k);
+            let mut ws = Workspace::new(&model.layout, cfg.seq_len, b);
+            ws.grad_div = cfg.batch;
+            let seed = (cfg.seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_add(i as u64);
+            shards.push(Shard {
+                first,
+                ws,
+                grads: vec![T::zero(); n],
+                inputs: vec![0; cfg.seq_len * b],
+                targets: vec![0; cfg.seq_len * b],
+                rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+                loss: 0.0,
+            });
+            first += b;
+        }
+        let pool = if k > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .map_err(|e| Error::config(format!("cannot start {k} threads: {e}")))?;
+            Some(pool)
+        } else {
+            None
+        };
         Ok(Trainer {
-            ws: Workspace::new(&model.layout, cfg.seq_len, cfg.batch),
-            grads: vec![T::zero(); n],
             optim: Optimizer::new(cfg.optim, n),
-            inputs: vec![0; cfg.seq_len * cfg.batch],
-            targets: vec![0; cfg.seq_len * cfg.batch],
             smooth_loss: -(1.0 / v).ln() * cfg.seq_len as f64,
             step: 0,
             epochs: 0,
             cursor: Cursor::default(),
-            rng: Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),
+            shards,
+            pool,
             model,
             streams,
             cfg,
@@ -170,34 +238,38 @@ impl<T: Real> Trainer<T> {
 
     /// Train on the next window.
     pub fn train_step(&mut self) -> StepStats {
-        let (t_len, b) = (self.cfg.seq_len, self.cfg.batch);
         let w = self.cursor.advance(&self.streams);
-        for t in 0..t_len {
-            for s in 0..b {
-                self.inputs[t * b + s] = self.streams.at(s, w.start + t);
-                self.targets[t * b + s] = self.streams.at(s, w.start + t + 1);
-            }
-        }
         if w.reset {
             self.epochs += 1;
-            self.ws.reset_state();
-        } else {
-            self.ws.carry_state();
         }
-        let mode = Mode::Train {
-            p: self.cfg.dropout,
-            rng: &mut self.rng,
-        };
-        let loss = self
-            .model
-            .forward_with(&mut self.ws, &self.inputs, Some(&self.targets), mode);
-        self.grads.fill(T::zero());
-        self.model
-            .backward(&mut self.ws, &self.inputs, &self.targets, &mut self.grads);
-        let clip = self.cfg.clip.apply(&self.model.layout, &mut self.grads);
+        let (model, streams, p) = (&self.model, &self.streams, self.cfg.dropout);
+        match &self.pool {
+            None => self
+                .shards
+                .iter_mut()
+                .for_each(|s| s.run(model, streams, w, p)),
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                self.shards
+                    .par_iter_mut()
+                    .for_each(|s| s.run(model, streams, w, p))
+            }),
+        }
+        // Reduce in shard order: the same sum for the same thread count.
+        let (first, rest) = self.shards.split_at_mut(1);
+        let grads = &mut first[0].grads;
+        let mut loss = first[0].loss;
+        for s in rest.iter() {
+            loss += s.loss;
+            for (g, &x) in grads.iter_mut().zip(&s.grads) {
+                *g += x;
+            }
+        }
+        let clip = self.cfg.clip.apply(&self.model.layout, grads);
+        let b = self.cfg.batch;
         self.smooth_loss = self.smooth_loss * 0.999 + loss / b as f64 * 0.001;
         let lr = self.cfg.schedule.lr(self.cfg.lr, self.step);
-        self.optim.step(&mut self.model.w, &self.grads, lr);
+        self.optim.step(&mut self.model.w, grads, lr);
         let stats = StepStats {
             step: self.step,
             loss,
@@ -217,6 +289,11 @@ impl<T: Real> Trainer<T> {
 
     /// The last gradient (after clipping).
     pub fn grads(&self) -> &[T] {
-        &self.grads
+        &self.shards[0].grads
+    }
+
+    /// Worker threads in use (at most the batch).
+    pub fn threads(&self) -> usize {
+        self.shards.len()
     }
 }

@@ -173,14 +173,14 @@ impl<T: Real> Model<T> {
     }
 
     /// Backpropagate the chunk last run by [`Model::forward_with`] (with the same ids, through
-    /// the same dropout masks if it used any) and add the gradient of `loss / B` into `g`.
+    /// the same dropout masks if it used any) and add the gradient of `loss / ws.grad_div` (`loss / B` unless sharded) into `g`.
     pub fn backward(&self, ws: &mut Workspace<T>, inputs: &[u32], targets: &[u32], g: &mut [T]) {
         let (b, tb) = (ws.batch, ws.steps * ws.batch);
         let l = &self.layout;
         let c = l.config;
         let h = c.hidden;
         let masked = ws.masked;
-        loss::softmax_xent_backward(&mut ws.probs, c.vocab, targets, b);
+        loss::softmax_xent_backward(&mut ws.probs, c.vocab, targets, ws.grad_div);
         let d_out = MatRef::new(&ws.probs, tb, c.vocab);
         let top = ws.layers.last().expect("at least one layer");
         gemm(
@@ -290,6 +290,9 @@ impl<T> LayerState<T> {
 pub struct Workspace<T> {
     pub steps: usize,
     pub batch: usize,
+    /// Backward computes the gradient of `loss / grad_div`: the batch, or the whole batch
+    /// when this workspace holds one shard of it.
+    pub grad_div: usize,
     /// `[T*B, E]` embedded inputs.
     pub x: Vec<T>,
     pub layers: Vec<LayerState<T>>,
@@ -325,6 +328,7 @@ impl<T: Real> Workspace<T> {
         Workspace {
             steps,
             batch,
+            grad_div: batch,
             x: vec![T::zero(); tb * c.emb],
             layers: (0..c.layers)
                 .map(|_| LayerState {
