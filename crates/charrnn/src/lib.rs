@@ -18,6 +18,7 @@
 //! assert!(trainer.train_step().loss < first);
 //! ```
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod error;

@@ -4,17 +4,17 @@
 //! (the notebook's stable softmax), and returns `sum_rows -ln p[target]`.
 //! Backward turns probabilities into `do = (p - onehot(target)) / batch` in place.
 
+use crate::kernels;
 use crate::real::Real;
 
 /// Softmax every row of `x` (`[N, V]`) in place.
 pub fn softmax_rows<T: Real>(x: &mut [T], v: usize) {
     for row in x.chunks_exact_mut(v) {
-        let max = row.iter().copied().fold(T::neg_infinity(), T::max);
-        let mut sum = T::zero();
+        let max = kernels::max(row);
         for o in row.iter_mut() {
-            *o = (*o - max).exp();
-            sum += *o;
+            *o = (*o - max).exp_k();
         }
+        let sum = kernels::sum(row);
         for o in row.iter_mut() {
             *o /= sum;
         }

@@ -52,6 +52,36 @@ pub trait Real:
         csc: isize,
     );
 
+    /// `C <- A B (+ C)` through a kernel for unit-column-stride B and C, if this type has one
+    /// on this CPU; returns `false` when it did nothing.
+    ///
+    /// # Safety
+    /// As [`crate::kernels::sgemm::sgemm`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_unit(
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _a: *const Self,
+        _rsa: usize,
+        _csa: usize,
+        _b: *const Self,
+        _rsb: usize,
+        _accumulate: bool,
+        _c: *mut Self,
+        _rsc: usize,
+    ) -> bool {
+        false
+    }
+
+    /// `e^x` as the kernels compute it: exact to a few ulp (f32: a vectorizable polynomial,
+    /// f64: the C library's).
+    fn exp_k(self) -> Self;
+    /// `tanh(x)` as the kernels compute it.
+    fn tanh_k(self) -> Self;
+    /// `1 / (1 + e^{-x})` as the kernels compute it.
+    fn sigmoid_k(self) -> Self;
+
     /// Little-endian bytes of one value.
     fn write_le(self, out: &mut Vec<u8>);
     /// Convert from f64 (rounding for f32).
@@ -68,6 +98,23 @@ impl Real for f32 {
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
     const BYTES: usize = 4;
     const NAME: &'static str = "f32";
+
+    unsafe fn gemm_unit(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: *const f32,
+        rsa: usize,
+        csa: usize,
+        b: *const f32,
+        rsb: usize,
+        accumulate: bool,
+        c: *mut f32,
+        rsc: usize,
+    ) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { crate::kernels::sgemm::sgemm(m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
+    }
 
     unsafe fn gemm_raw(
         m: usize,
@@ -93,6 +140,21 @@ impl Real for f32 {
 
     fn write_le(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn exp_k(self) -> f32 {
+        crate::kernels::math::exp_f32(self)
+    }
+
+    #[inline(always)]
+    fn tanh_k(self) -> f32 {
+        crate::kernels::math::tanh_f32(self)
+    }
+
+    #[inline(always)]
+    fn sigmoid_k(self) -> f32 {
+        crate::kernels::math::sigmoid_f32(self)
     }
 }
 
@@ -125,5 +187,20 @@ impl Real for f64 {
 
     fn write_le(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn exp_k(self) -> f64 {
+        self.exp()
+    }
+
+    #[inline(always)]
+    fn tanh_k(self) -> f64 {
+        self.tanh()
+    }
+
+    #[inline(always)]
+    fn sigmoid_k(self) -> f64 {
+        1.0 / (1.0 + (-self).exp())
     }
 }

@@ -5,6 +5,9 @@
 
 use crate::real::Real;
 
+pub mod math;
+pub mod sgemm;
+
 /// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
@@ -101,6 +104,29 @@ pub fn gemm<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>
     if c.rows == 0 || c.cols == 0 {
         return;
     }
+    let (zero, one) = (T::zero(), T::one());
+    if alpha == one && (beta == zero || beta == one) && b.cs == 1 && c.cs == 1 {
+        // SAFETY: `check` proved every strided index is inside its slice; C is borrowed
+        // mutably, so it overlaps neither A nor B.
+        let done = unsafe {
+            T::gemm_unit(
+                c.rows,
+                c.cols,
+                a.cols,
+                a.data.as_ptr(),
+                a.rs,
+                a.cs,
+                b.data.as_ptr(),
+                b.rs,
+                beta == one,
+                c.data.as_mut_ptr(),
+                c.rs,
+            )
+        };
+        if done {
+            return;
+        }
+    }
     // SAFETY: `check` proved every strided index is inside its slice.
     unsafe {
         T::gemm_raw(
@@ -177,6 +203,53 @@ pub fn add_col_sums<T: Real>(acc: &mut [T], x: &[T]) {
     }
 }
 
+/// Add `b1[j] + b2[j]` to every row of the row-major `rows x b1.len()` matrix `x`.
+pub fn add_row_bias2<T: Real>(x: &mut [T], b1: &[T], b2: &[T]) {
+    let n = b1.len();
+    let b2 = &b2[..n];
+    for row in x.chunks_exact_mut(n) {
+        for j in 0..n {
+            row[j] += b1[j] + b2[j];
+        }
+    }
+}
+
+/// Sum of `x`, in eight running partial sums (so it vectorizes).
+#[inline]
+pub fn sum<T: Real>(x: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for &v in tail {
+        s += v;
+    }
+    s
+}
+
+/// Largest element of `x` (`-inf` when empty), in eight running maxima.
+#[inline]
+pub fn max<T: Real>(x: &[T]) -> T {
+    let mut acc = [T::neg_infinity(); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let mut m = T::neg_infinity();
+    for v in acc.into_iter().chain(tail.iter().copied()) {
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
 /// Clip every element to `[-c, c]`; returns how many were clipped.
 pub fn clip<T: Real>(x: &mut [T], c: T) -> usize {
     let mut n = 0;
@@ -238,6 +311,119 @@ mod tests {
                             "{m}x{k}x{n} ta={ta} tb={tb}: {x} vs {y}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sgemm_matches_naive_at_every_simd_level() {
+        use super::sgemm::{level, sgemm_at, Level};
+        let levels: Vec<Level> = match level() {
+            Level::Avx512 => vec![Level::Avx512, Level::Avx2],
+            Level::Avx2 => vec![Level::Avx2],
+            Level::None => vec![],
+        };
+        let mut s = 11u64;
+        let shapes = [
+            (1, 1, 1),
+            (2, 32, 32),
+            (3, 7, 5),
+            (13, 33, 17),
+            (25, 70, 300),
+            (12, 32, 16),
+            (7, 513, 9),
+            (40, 3, 600),
+            (5, 0, 4),
+        ];
+        for lv in levels {
+            for &(m, n, k) in &shapes {
+                for ta in [false, true] {
+                    for acc in [false, true] {
+                        let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut s) as f32).collect();
+                        let b: Vec<f32> = (0..k * n + 3).map(|_| lcg(&mut s) as f32).collect();
+                        let c0: Vec<f32> = (0..m * (n + 2)).map(|_| lcg(&mut s) as f32).collect();
+                        let av = if ta {
+                            MatRef::new(&a, k, m).t()
+                        } else {
+                            MatRef::new(&a, m, k)
+                        };
+                        // B with a row stride wider than its width, C likewise.
+                        let bv = MatRef {
+                            data: &b,
+                            rows: k,
+                            cols: n.saturating_sub(1).max(if n == 0 { 0 } else { 1 }),
+                            rs: n,
+                            cs: 1,
+                        };
+                        let nn = bv.cols;
+                        let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                        let beta = if acc { 1.0 } else { 0.0 };
+                        let cv = |c: &mut Vec<f32>| MatMut {
+                            data: unsafe { &mut *(c.as_mut_slice() as *mut [f32]) },
+                            rows: m,
+                            cols: nn,
+                            rs: n + 2,
+                            cs: 1,
+                        };
+                        let done = unsafe {
+                            sgemm_at(
+                                lv,
+                                m,
+                                nn,
+                                k,
+                                av.data.as_ptr(),
+                                av.rs,
+                                av.cs,
+                                b.as_ptr(),
+                                n,
+                                acc,
+                                c1.as_mut_ptr(),
+                                n + 2,
+                            )
+                        };
+                        assert!(done);
+                        gemm_naive(1.0, av, bv, beta, cv(&mut c2));
+                        for (i, (x, y)) in c1.iter().zip(&c2).enumerate() {
+                            assert!(
+                                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                                "{lv:?} {m}x{nn}x{k} ta={ta} acc={acc} at {i}: {x} vs {y}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_f32_fast_path_matches_naive() {
+        let mut s = 5u64;
+        for &(m, k, n) in &[(4, 32, 32), (128, 4, 32), (65, 128, 32), (9, 17, 130)] {
+            let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut s) as f32).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| lcg(&mut s) as f32).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| lcg(&mut s) as f32).collect();
+            for beta in [0.0f32, 1.0] {
+                let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                gemm(
+                    1.0,
+                    MatRef::new(&a, m, k),
+                    MatRef::new(&b, k, n),
+                    beta,
+                    MatMut::new(&mut c1, m, n),
+                );
+                gemm_naive(
+                    1.0,
+                    MatRef::new(&a, m, k),
+                    MatRef::new(&b, k, n),
+                    beta,
+                    MatMut::new(&mut c2, m, n),
+                );
+                for (x, y) in c1.iter().zip(&c2) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}x{k}x{n}: {x} vs {y}"
+                    );
                 }
             }
         }

@@ -18,17 +18,12 @@
 //! gh `[B, 3H]` (one step's recurrent part, scratch); dh `[T*B, H]`; dgi and dgh `[T*B, 3H]`;
 //! dh_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, gemm, MatMut, MatRef};
+use crate::kernels::{add_col_sums, add_row_bias, gemm, MatMut, MatRef};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
 
-#[inline]
-fn sigmoid<T: Real>(a: T) -> T {
-    T::one() / (T::one() + (-a).exp())
-}
-
-/// Fill `s.h[B..]`, `s.gates` and `s.gh_n` from `x` and the carried state in `s.h[..B]`;
+/// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `s.h[B..]`, `s.gates` and `s.gh_n` from `x` and the carried state in `s.h[..B]`;
 /// `gh` (`[B, 3H]`) is scratch.
 pub(crate) fn forward<T: Real>(
     w: &[T],
@@ -42,18 +37,19 @@ pub(crate) fn forward<T: Real>(
     let g3 = 3 * hid;
     let tb = x.rows;
     let bh = batch * hid;
-    let wih = MatRef::new(&w[l.wih.clone()], g3, l.input);
-    let whh = MatRef::new(&w[l.whh.clone()], g3, hid);
+    let wih_t = MatRef::new(&w[l.wih.clone()], l.input, g3);
+    let whh_t = MatRef::new(&w[l.whh.clone()], hid, g3);
     let bih = &w[l.bih.clone()];
     let bhh = &w[l.bhh.clone().expect("a gru layer has bias_hh")];
     // Input projections of all T steps in one product.
     gemm(
         T::one(),
         x,
-        wih.t(),
+        wih_t,
         T::zero(),
         MatMut::new(&mut s.gates, tb, g3),
     );
+    add_row_bias(&mut s.gates, bih);
     let gh = &mut gh[..batch * g3];
     for t in 0..tb / batch {
         let (h_prev, h_cur) = s.h.split_at_mut((t + 1) * bh);
@@ -61,11 +57,14 @@ pub(crate) fn forward<T: Real>(
         let h_cur = &mut h_cur[..bh];
         let gates = &mut s.gates[t * batch * g3..(t + 1) * batch * g3];
         let gh_n = &mut s.gh_n[t * bh..(t + 1) * bh];
+        for row in gh.chunks_exact_mut(g3) {
+            row.copy_from_slice(bhh);
+        }
         gemm(
             T::one(),
             MatRef::new(h_prev, batch, hid),
-            whh.t(),
-            T::zero(),
+            whh_t,
+            T::one(),
             MatMut::new(gh, batch, g3),
         );
         for (b, (row, hrow)) in gates
@@ -73,18 +72,86 @@ pub(crate) fn forward<T: Real>(
             .zip(gh.chunks_exact(g3))
             .enumerate()
         {
-            for j in 0..hid {
-                let (jz, jn) = (hid + j, 2 * hid + j);
-                let r = sigmoid(row[j] + bih[j] + hrow[j] + bhh[j]);
-                let z = sigmoid(row[jz] + bih[jz] + hrow[jz] + bhh[jz]);
-                let hn = hrow[jn] + bhh[jn];
-                let n = (row[jn] + bih[jn] + r * hn).tanh();
-                (row[j], row[jz], row[jn]) = (r, z, n);
-                let k = b * hid + j;
-                gh_n[k] = hn;
-                h_cur[k] = (T::one() - z) * n + z * h_prev[k];
-            }
+            let n = b * hid..(b + 1) * hid;
+            cell_forward(
+                row,
+                hrow,
+                &h_prev[n.clone()],
+                &mut gh_n[n.clone()],
+                &mut h_cur[n],
+            );
         }
+    }
+}
+
+/// One row of the GRU update: `row` holds `gi = W_ih x + b_ih` (r, z, n) and gets the
+/// activated gates; `hrow` holds `gh = W_hh h + b_hh`; then `gh_n` keeps the recurrent part
+/// of the candidate and `h = (1 - z) n + z h_prev`.
+#[inline(always)]
+fn cell_forward<T: Real>(row: &mut [T], hrow: &[T], h_prev: &[T], gh_n: &mut [T], h: &mut [T]) {
+    let hid = h_prev.len();
+    let (gr, rest) = row.split_at_mut(hid);
+    let (gz, gn) = rest.split_at_mut(hid);
+    let (hr, rest) = hrow.split_at(hid);
+    let (hz, hn) = rest.split_at(hid);
+    let (gn, hz, hn, gh_n, h) = (
+        &mut gn[..hid],
+        &hz[..hid],
+        &hn[..hid],
+        &mut gh_n[..hid],
+        &mut h[..hid],
+    );
+    let one = T::one();
+    for j in 0..hid {
+        let r = (gr[j] + hr[j]).sigmoid_k();
+        let z = (gz[j] + hz[j]).sigmoid_k();
+        let n = (gn[j] + r * hn[j]).tanh_k();
+        (gr[j], gz[j], gn[j]) = (r, z, n);
+        gh_n[j] = hn[j];
+        h[j] = (one - z) * n + z * h_prev[j];
+    }
+}
+
+/// One row of the GRU backward step: the gradients at the input part (`di`) and recurrent
+/// part (`dr`) of the pre-activations, and `dh_next <- dh * z` (the rest of the gradient at
+/// `h_{t-1}` is added by the caller's product with `W_hh`).
+#[inline(always)]
+fn cell_backward<T: Real>(
+    row: &[T],
+    di: &mut [T],
+    dr: &mut [T],
+    h_prev: &[T],
+    gh_n: &[T],
+    dh: &[T],
+    dh_next: &mut [T],
+) {
+    let hid = h_prev.len();
+    let (gr, rest) = row.split_at(hid);
+    let (gz, gn) = rest.split_at(hid);
+    let (dir, rest) = di.split_at_mut(hid);
+    let (diz, din) = rest.split_at_mut(hid);
+    let (drr, rest) = dr.split_at_mut(hid);
+    let (drz, drn) = rest.split_at_mut(hid);
+    let (gz, gn, diz, din, drr, drz, drn) = (
+        &gz[..hid],
+        &gn[..hid],
+        &mut diz[..hid],
+        &mut din[..hid],
+        &mut drr[..hid],
+        &mut drz[..hid],
+        &mut drn[..hid],
+    );
+    let (gh_n, dh, dh_next) = (&gh_n[..hid], &dh[..hid], &mut dh_next[..hid]);
+    let one = T::one();
+    for j in 0..hid {
+        let (r, z, n) = (gr[j], gz[j], gn[j]);
+        let dhv = dh[j] + dh_next[j];
+        let da_n = dhv * (one - z) * (one - n * n);
+        let da_r = da_n * gh_n[j] * r * (one - r);
+        let da_z = dhv * (h_prev[j] - n) * z * (one - z);
+        (dir[j], diz[j], din[j]) = (da_r, da_z, da_n);
+        (drr[j], drz[j], drn[j]) = (da_r, da_z, r * da_n);
+        dh_next[j] = dhv * z;
     }
 }
 
@@ -128,21 +195,22 @@ pub(crate) fn backward<T: Real>(
         let gates = &s.gates[rows.clone()];
         let dgi_t = &mut dgi[rows.clone()];
         let dgh_t = &mut dgh[rows];
-        for (b, row) in gates.chunks_exact(g3).enumerate() {
-            let di = &mut dgi_t[b * g3..(b + 1) * g3];
-            let dr = &mut dgh_t[b * g3..(b + 1) * g3];
-            for j in 0..hid {
-                let (jz, jn) = (hid + j, 2 * hid + j);
-                let k = b * hid + j;
-                let (r, z, n) = (row[j], row[jz], row[jn]);
-                let dhv = dht[k] + sc.dh_next[k];
-                let da_n = dhv * (T::one() - z) * (T::one() - n * n);
-                let da_r = da_n * gh_n[k] * r * (T::one() - r);
-                let da_z = dhv * (h_prev[k] - n) * z * (T::one() - z);
-                (di[j], di[jz], di[jn]) = (da_r, da_z, da_n);
-                (dr[j], dr[jz], dr[jn]) = (da_r, da_z, r * da_n);
-                sc.dh_next[k] = dhv * z;
-            }
+        for (b, ((row, di), dr)) in gates
+            .chunks_exact(g3)
+            .zip(dgi_t.chunks_exact_mut(g3))
+            .zip(dgh_t.chunks_exact_mut(g3))
+            .enumerate()
+        {
+            let n = b * hid..(b + 1) * hid;
+            cell_backward(
+                row,
+                di,
+                dr,
+                &h_prev[n.clone()],
+                &gh_n[n.clone()],
+                &dht[n.clone()],
+                &mut sc.dh_next[n],
+            );
         }
         if t > 0 {
             gemm(

@@ -16,17 +16,12 @@
 //! block 0 the carried state; gates `[T*B, 4H]` (the activated i, f, g, o); tanh_c `[T*B, H]`;
 //! dh `[T*B, H]`; da `[T*B, 4H]`; dh_next and dc_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, gemm, MatMut, MatRef};
+use crate::kernels::{add_col_sums, add_row_bias2, gemm, MatMut, MatRef};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
 
-#[inline]
-fn sigmoid<T: Real>(a: T) -> T {
-    T::one() / (T::one() + (-a).exp())
-}
-
-/// Fill `s.h[B..]`, `s.c[B..]`, `s.gates` and `s.tanh_c` from `x` and the carried state in
+/// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `s.h[B..]`, `s.c[B..]`, `s.gates` and `s.tanh_c` from `x` and the carried state in
 /// `s.h[..B]`, `s.c[..B]`.
 pub(crate) fn forward<T: Real>(
     w: &[T],
@@ -39,18 +34,19 @@ pub(crate) fn forward<T: Real>(
     let g4 = 4 * hid;
     let tb = x.rows;
     let bh = batch * hid;
-    let wih = MatRef::new(&w[l.wih.clone()], g4, l.input);
-    let whh = MatRef::new(&w[l.whh.clone()], g4, hid);
+    let wih_t = MatRef::new(&w[l.wih.clone()], l.input, g4);
+    let whh_t = MatRef::new(&w[l.whh.clone()], hid, g4);
     let bih = &w[l.bih.clone()];
     let bhh = &w[l.bhh.clone().expect("an lstm layer has bias_hh")];
     // Input projections of all T steps in one product.
     gemm(
         T::one(),
         x,
-        wih.t(),
+        wih_t,
         T::zero(),
         MatMut::new(&mut s.gates, tb, g4),
     );
+    add_row_bias2(&mut s.gates, bih, bhh);
     for t in 0..tb / batch {
         let (h_prev, h_cur) = s.h.split_at_mut((t + 1) * bh);
         let h_prev = &h_prev[t * bh..];
@@ -63,28 +59,89 @@ pub(crate) fn forward<T: Real>(
         gemm(
             T::one(),
             MatRef::new(h_prev, batch, hid),
-            whh.t(),
+            whh_t,
             T::one(),
             MatMut::new(gates, batch, g4),
         );
         for (b, row) in gates.chunks_exact_mut(g4).enumerate() {
-            let (ri, rest) = row.split_at_mut(hid);
-            let (rf, rest) = rest.split_at_mut(hid);
-            let (rg, ro) = rest.split_at_mut(hid);
-            for j in 0..hid {
-                let i = sigmoid(ri[j] + bih[j] + bhh[j]);
-                let f = sigmoid(rf[j] + bih[hid + j] + bhh[hid + j]);
-                let g = (rg[j] + bih[2 * hid + j] + bhh[2 * hid + j]).tanh();
-                let o = sigmoid(ro[j] + bih[3 * hid + j] + bhh[3 * hid + j]);
-                (ri[j], rf[j], rg[j], ro[j]) = (i, f, g, o);
-                let n = b * hid + j;
-                let c = f * c_prev[n] + i * g;
-                let tc = c.tanh();
-                c_cur[n] = c;
-                tanh_c[n] = tc;
-                h_cur[n] = o * tc;
-            }
+            let n = b * hid..(b + 1) * hid;
+            cell_forward(
+                row,
+                &c_prev[n.clone()],
+                &mut c_cur[n.clone()],
+                &mut tanh_c[n.clone()],
+                &mut h_cur[n],
+            );
         }
+    }
+}
+
+/// One row of the LSTM update: `row` holds the pre-activations (i, f, g, o) and gets the
+/// activated gates; then `c = f c_prev + i g`, `tanh_c = tanh(c)`, `h = o tanh_c`.
+#[inline(always)]
+fn cell_forward<T: Real>(row: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T]) {
+    let hid = c_prev.len();
+    let (ri, rest) = row.split_at_mut(hid);
+    let (rf, rest) = rest.split_at_mut(hid);
+    let (rg, ro) = rest.split_at_mut(hid);
+    let (ro, c, tanh_c, h) = (
+        &mut ro[..hid],
+        &mut c[..hid],
+        &mut tanh_c[..hid],
+        &mut h[..hid],
+    );
+    for j in 0..hid {
+        let i = ri[j].sigmoid_k();
+        let f = rf[j].sigmoid_k();
+        let g = rg[j].tanh_k();
+        let o = ro[j].sigmoid_k();
+        (ri[j], rf[j], rg[j], ro[j]) = (i, f, g, o);
+        let cj = f * c_prev[j] + i * g;
+        let tc = cj.tanh_k();
+        c[j] = cj;
+        tanh_c[j] = tc;
+        h[j] = o * tc;
+    }
+}
+
+/// One row of the LSTM backward step: the gradients at the four pre-activations into `drow`,
+/// and `dc_next <- dc * f`.
+#[inline(always)]
+fn cell_backward<T: Real>(
+    row: &[T],
+    drow: &mut [T],
+    c_prev: &[T],
+    tanh_c: &[T],
+    dh: &[T],
+    dh_next: &[T],
+    dc_next: &mut [T],
+) {
+    let hid = c_prev.len();
+    let (gi, rest) = row.split_at(hid);
+    let (gf, rest) = rest.split_at(hid);
+    let (gg, go) = rest.split_at(hid);
+    let (di, rest) = drow.split_at_mut(hid);
+    let (df, rest) = rest.split_at_mut(hid);
+    let (dg, d_o) = rest.split_at_mut(hid);
+    let (go, d_o, tanh_c, dh, dh_next, dc_next) = (
+        &go[..hid],
+        &mut d_o[..hid],
+        &tanh_c[..hid],
+        &dh[..hid],
+        &dh_next[..hid],
+        &mut dc_next[..hid],
+    );
+    let one = T::one();
+    for j in 0..hid {
+        let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
+        let tc = tanh_c[j];
+        let dhv = dh[j] + dh_next[j];
+        let dc = dc_next[j] + dhv * o * (one - tc * tc);
+        di[j] = dc * g * i * (one - i);
+        df[j] = dc * c_prev[j] * f * (one - f);
+        dg[j] = dc * i * (one - g * g);
+        d_o[j] = dhv * tc * o * (one - o);
+        dc_next[j] = dc * f;
     }
 }
 
@@ -131,19 +188,16 @@ pub(crate) fn backward<T: Real>(
             .zip(dat.chunks_exact_mut(g4))
             .enumerate()
         {
-            for j in 0..hid {
-                let n = b * hid + j;
-                let (i, f) = (row[j], row[hid + j]);
-                let (gg, o) = (row[2 * hid + j], row[3 * hid + j]);
-                let tc = tanh_c[n];
-                let dhv = dht[n] + sc.dh_next[n];
-                let dc = sc.dc_next[n] + dhv * o * (T::one() - tc * tc);
-                drow[j] = dc * gg * i * (T::one() - i);
-                drow[hid + j] = dc * c_prev[n] * f * (T::one() - f);
-                drow[2 * hid + j] = dc * i * (T::one() - gg * gg);
-                drow[3 * hid + j] = dhv * tc * o * (T::one() - o);
-                sc.dc_next[n] = dc * f;
-            }
+            let n = b * hid..(b + 1) * hid;
+            cell_backward(
+                row,
+                drow,
+                &c_prev[n.clone()],
+                &tanh_c[n.clone()],
+                &dht[n.clone()],
+                &sc.dh_next[n.clone()],
+                &mut sc.dc_next[n],
+            );
         }
         if t > 0 {
             gemm(

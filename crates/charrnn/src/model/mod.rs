@@ -123,6 +123,7 @@ impl<T: Real> Model<T> {
                 (0.0, None)
             }
         };
+        transpose_weights(l, &self.w, &mut ws.wt);
         // Embedding: a gather, x[r, e] = emb(inputs[r], e).
         let emb = &self.w[l.embed.clone()];
         for (row, &id) in ws.x.chunks_exact_mut(c.emb).zip(inputs) {
@@ -139,9 +140,9 @@ impl<T: Real> Model<T> {
             let layer = &l.layers[k];
             let st = &mut rest[0];
             match c.cell {
-                CellKind::Rnn => rnn::forward(&self.w, layer, x, &mut st.h, b),
-                CellKind::Lstm => lstm::forward(&self.w, layer, x, st, b),
-                CellKind::Gru => gru::forward(&self.w, layer, x, st, &mut ws.gh, b),
+                CellKind::Rnn => rnn::forward(&ws.wt, layer, x, &mut st.h, b),
+                CellKind::Lstm => lstm::forward(&ws.wt, layer, x, st, b),
+                CellKind::Gru => gru::forward(&ws.wt, layer, x, st, &mut ws.gh, b),
             }
             if let Some(rng) = rng.as_deref_mut() {
                 dropout::draw(&mut st.mask, tb * h, p, rng);
@@ -151,11 +152,11 @@ impl<T: Real> Model<T> {
             }
         }
         let top = ws.layers.last().expect("at least one layer");
-        let why = MatRef::new(&self.w[l.out_w.clone()], c.vocab, h);
+        let why_t = MatRef::new(&ws.wt[l.out_w.clone()], h, c.vocab);
         gemm(
             T::one(),
             MatRef::new(top.output(ws.masked, b * h), tb, h),
-            why.t(),
+            why_t,
             T::zero(),
             MatMut::new(&mut ws.probs, tb, c.vocab),
         );
@@ -252,6 +253,28 @@ impl<T: Real> Model<T> {
     }
 }
 
+/// Copy `w` into `wt` with every matrix the forward pass multiplies on the right (each layer's
+/// `W_ih`, `W_hh`, and the output weights) transposed, so that product reads contiguous rows.
+fn transpose_weights<T: Real>(l: &Layout, w: &[T], wt: &mut Vec<T>) {
+    wt.resize(w.len(), T::zero());
+    wt.copy_from_slice(w);
+    let mut t = |r: &std::ops::Range<usize>, rows: usize, cols: usize| {
+        let (src, dst) = (&w[r.clone()], &mut wt[r.clone()]);
+        for i in 0..rows {
+            for j in 0..cols {
+                dst[j * rows + i] = src[i * cols + j];
+            }
+        }
+    };
+    let c = l.config;
+    for layer in &l.layers {
+        let gh = layer.wih.len() / layer.input;
+        t(&layer.wih, gh, layer.input);
+        t(&layer.whh, gh, c.hidden);
+    }
+    t(&l.out_w, c.vocab, c.hidden);
+}
+
 /// The recurrent state and activations of one layer: what its backward pass needs.
 ///
 /// Buffers a cell does not use are empty.
@@ -293,6 +316,9 @@ pub struct Workspace<T> {
     /// Backward computes the gradient of `loss / grad_div`: the batch, or the whole batch
     /// when this workspace holds one shard of it.
     pub grad_div: usize,
+    /// The parameters with the right-hand matrices of the forward products transposed:
+    /// refreshed by every forward pass.
+    pub wt: Vec<T>,
     /// `[T*B, E]` embedded inputs.
     pub x: Vec<T>,
     pub layers: Vec<LayerState<T>>,
@@ -329,6 +355,7 @@ impl<T: Real> Workspace<T> {
             steps,
             batch,
             grad_div: batch,
+            wt: vec![T::zero(); layout.len],
             x: vec![T::zero(); tb * c.emb],
             layers: (0..c.layers)
                 .map(|_| LayerState {

@@ -12,17 +12,17 @@ use crate::kernels::{add_col_sums, gemm, MatMut, MatRef};
 use crate::model::layout::LayerLayout;
 use crate::real::Real;
 
-/// Fill `h[B..]` from `x` and the carried state in `h[..B]`.
+/// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `h[B..]` from `x` and the carried state in `h[..B]`.
 pub(crate) fn forward<T: Real>(w: &[T], l: &LayerLayout, x: MatRef<T>, h: &mut [T], batch: usize) {
     let hid = l.hidden;
     let tb = x.rows;
-    let wih = MatRef::new(&w[l.wih.clone()], hid, l.input);
-    let whh = MatRef::new(&w[l.whh.clone()], hid, hid);
+    let wih_t = MatRef::new(&w[l.wih.clone()], l.input, hid);
+    let whh_t = MatRef::new(&w[l.whh.clone()], hid, hid);
     // Input projections of all T steps in one product (the notebook's W_xh x first).
     gemm(
         T::one(),
         x,
-        wih.t(),
+        wih_t,
         T::zero(),
         MatMut::new(&mut h[batch * hid..], tb, hid),
     );
@@ -35,17 +35,23 @@ pub(crate) fn forward<T: Real>(w: &[T], l: &LayerLayout, x: MatRef<T>, h: &mut [
         gemm(
             T::one(),
             MatRef::new(prev, batch, hid),
-            whh.t(),
+            whh_t,
             T::one(),
             MatMut::new(cur, batch, hid),
         );
+        // The notebook's order: (W_xh x + W_hh h) + b.
         for row in cur.chunks_exact_mut(hid) {
-            for (j, v) in row.iter_mut().enumerate() {
-                let mut a = *v + bih[j];
-                if let Some(b2) = bhh {
-                    a += b2[j];
+            match bhh {
+                Some(b2) => {
+                    for ((v, &b1), &b2) in row.iter_mut().zip(bih).zip(b2) {
+                        *v = (*v + b1 + b2).tanh_k();
+                    }
                 }
-                *v = a.tanh();
+                None => {
+                    for (v, &b1) in row.iter_mut().zip(bih) {
+                        *v = (*v + b1).tanh_k();
+                    }
+                }
             }
         }
     }
@@ -84,8 +90,9 @@ pub(crate) fn backward<T: Real>(
         let ht = &h[(t + 1) * bh..(t + 2) * bh];
         let dht = &dh[t * bh..(t + 1) * bh];
         let dat = &mut da[t * bh..(t + 1) * bh];
+        let dh_next = &s.dh_next[..bh];
         for i in 0..bh {
-            let d = dht[i] + s.dh_next[i];
+            let d = dht[i] + dh_next[i];
             dat[i] = (T::one() - ht[i] * ht[i]) * d;
         }
         if t > 0 {

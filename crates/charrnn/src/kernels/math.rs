@@ -1,0 +1,100 @@
+//! Element-wise activation kernels over slices: `exp`, `tanh`, `sigmoid`.
+//!
+//! For f32 they are branch-free polynomial approximations (a few ulp from the correctly
+//! rounded result) that the compiler vectorizes; f64 keeps the C library's functions, so
+//! double-precision runs match numpy.
+//!
+//! - `exp`: `x = k ln2 + r`, `|r| <= ln2 / 2`; `e^r` by its Taylor series to degree 7;
+//!   `2^k` built in the exponent bits. Inputs are clamped to `[-87.3, 88]`.
+//! - `tanh`: `x (1 + x^2 P(x^2))` (the odd Taylor series to degree 17) for `|x| < 0.55`,
+//!   `1 - 2 / (e^{2|x|} + 1)` above, with the sign of x.
+//! - `sigmoid`: `1 / (1 + e^{-x})`.
+
+/// `e^x` for f32, vectorizable.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.3, 88.0);
+    let k = (x * LOG2E).round_ties_even();
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let p = 1.0 / 5040.0;
+    let p = p * r + 1.0 / 720.0;
+    let p = p * r + 1.0 / 120.0;
+    let p = p * r + 1.0 / 24.0;
+    let p = p * r + 1.0 / 6.0;
+    let p = p * r + 0.5;
+    let p = p * r + 1.0;
+    let p = p * r + 1.0;
+    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+/// `tanh(x)` for f32, vectorizable.
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    // Odd Taylor series: tanh x = x - x^3/3 + 2x^5/15 - 17x^7/315 + ...
+    let z = a * a;
+    let p = 6_404_582.0 / 10_854_718_875.0f32;
+    let p = p * z - 929_569.0 / 638_512_875.0;
+    let p = p * z + 21_844.0 / 6_081_075.0;
+    let p = p * z - 1_382.0 / 155_925.0;
+    let p = p * z + 62.0 / 2_835.0;
+    let p = p * z - 17.0 / 315.0;
+    let p = p * z + 2.0 / 15.0;
+    let p = p * z - 1.0 / 3.0;
+    let small = a + a * z * p;
+    let e = exp_f32((2.0 * a).min(40.0));
+    let large = 1.0 - 2.0 / (e + 1.0);
+    let t = if a < 0.55 { small } else { large };
+    t.copysign(x)
+}
+
+/// `1 / (1 + e^{-x})` for f32, vectorizable.
+#[inline(always)]
+pub fn sigmoid_f32(x: f32) -> f32 {
+    1.0 / (1.0 + exp_f32(-x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_rel(f: fn(f32) -> f32, g: fn(f64) -> f64, lo: f64, hi: f64) -> f64 {
+        let n = 200_001;
+        let mut worst = 0.0f64;
+        for i in 0..n {
+            let x = (lo + (hi - lo) * i as f64 / (n - 1) as f64) as f32;
+            let want = g(x as f64);
+            let got = f(x) as f64;
+            let err = (got - want).abs() / want.abs().max(1e-30);
+            worst = worst.max(err);
+        }
+        worst
+    }
+
+    #[test]
+    fn exp_is_within_a_few_ulp() {
+        assert!(max_rel(exp_f32, f64::exp, -80.0, 80.0) < 4e-7);
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert!(exp_f32(-1000.0) < 1e-37 && exp_f32(-1000.0) >= 0.0);
+        assert!(exp_f32(1000.0).is_finite());
+    }
+
+    #[test]
+    fn tanh_is_within_a_few_ulp() {
+        assert!(max_rel(tanh_f32, f64::tanh, -12.0, 12.0) < 4e-7);
+        assert!(max_rel(tanh_f32, f64::tanh, -0.01, 0.01) < 2e-7);
+        assert_eq!(tanh_f32(0.0), 0.0);
+        assert_eq!(tanh_f32(30.0), 1.0);
+        assert_eq!(tanh_f32(-30.0), -1.0);
+    }
+
+    #[test]
+    fn sigmoid_is_close() {
+        let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+        assert!(max_rel(sigmoid_f32, s, -30.0, 30.0) < 4e-7);
+    }
+}

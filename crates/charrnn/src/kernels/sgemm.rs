@@ -1,0 +1,428 @@
+//! A single-precision GEMM for the shapes of a recurrent network: `C <- A B + beta C` where B's
+//! and C's columns are contiguous (unit column stride) and A has any strides.
+//!
+//! Our products are skinny (B rows of H per step; T*B rows per chunk) and small, where a
+//! general GEMM spends its time packing operands. This one packs nothing: B's rows are read in
+//! place (the model keeps transposed copies of the weights it multiplies on the right), A's
+//! elements are broadcast straight from memory, so the same kernel serves `A B` and `A^T B`.
+//!
+//! The micro-kernel holds an `MR x NR` tile of C in registers (NR = two vectors) and walks k;
+//! the macro loop blocks k by [`KC`] and n by [`NC`] so a block of B stays in L2. Column tails
+//! use masked loads and stores; row tails use a smaller `MR`. There are AVX-512 and AVX2+FMA
+//! versions, chosen once at run time; without either, [`sgemm`] returns `false` and the caller
+//! falls back to `matrixmultiply`.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Depth of a block of k.
+pub const KC: usize = 256;
+/// Width of a block of n.
+pub const NC: usize = 512;
+
+/// What the CPU offers, detected once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Avx512,
+    Avx2,
+    None,
+}
+
+/// The SIMD level [`sgemm`] uses on this machine.
+pub fn level() -> Level {
+    use std::sync::OnceLock;
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("CHARRNN_NO_SIMD").is_some() {
+                return Level::None;
+            }
+            if is_x86_feature_detected!("avx512f") {
+                return Level::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Level::Avx2;
+            }
+        }
+        Level::None
+    })
+}
+
+/// `C[m x n] <- A[m x k] B[k x n] + (if accumulate { C } else { 0 })`.
+///
+/// Element `(i, p)` of A is `a[i * rsa + p * csa]`, `(p, j)` of B is `b[p * rsb + j]`, `(i, j)`
+/// of C is `c[i * rsc + j]`. Returns `false` (doing nothing) when no SIMD kernel exists here.
+///
+/// # Safety
+/// Every element reached through those formulas must lie inside its allocation, and C must
+/// not overlap A or B.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { sgemm_at(level(), m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
+}
+
+/// [`sgemm`] with a chosen SIMD level, which must be one this CPU has (see [`level`]), so the
+/// tests can run every version on a machine that has them all.
+///
+/// # Safety
+/// As [`sgemm`], and `level` must be supported by the CPU.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_at(
+    level: Level,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+) -> bool {
+    let args = Args {
+        m,
+        n,
+        k,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        accumulate,
+        c,
+        rsc,
+    };
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features (checked by `level`); the caller vouches for bounds.
+        Level::Avx512 => unsafe { run_avx512(&args) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Level::Avx2 => unsafe { run_avx2(&args) },
+        _ => return false,
+    }
+    true
+}
+
+struct Args {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+}
+
+/// One SIMD register type and the operations the micro-kernel needs.
+#[cfg(target_arch = "x86_64")]
+trait Simd: Copy {
+    /// Lanes.
+    const L: usize;
+    type Mask: Copy;
+    unsafe fn mask(n: usize) -> Self::Mask;
+    unsafe fn zero() -> Self;
+    unsafe fn splat(p: *const f32) -> Self;
+    unsafe fn load(p: *const f32, m: Self::Mask) -> Self;
+    unsafe fn store(p: *mut f32, v: Self, m: Self::Mask);
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Z(__m512);
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Z {
+    const L: usize = 16;
+    type Mask = __mmask16;
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as u16
+        }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        unsafe { Z(_mm512_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        unsafe { Z(_mm512_set1_ps(*p)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32, m: __mmask16) -> Self {
+        unsafe { Z(_mm512_maskz_loadu_ps(m, p)) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self, m: __mmask16) {
+        unsafe { _mm512_mask_storeu_ps(p, m, v.0) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        unsafe { Z(_mm512_fmadd_ps(a.0, b.0, c.0)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Y(__m256);
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Y {
+    const L: usize = 8;
+    type Mask = __m256i;
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __m256i {
+        let n = n.min(8) as i32;
+        unsafe {
+            let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx)
+        }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        unsafe { Y(_mm256_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        unsafe { Y(_mm256_broadcast_ss(&*p)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32, m: __m256i) -> Self {
+        unsafe { Y(_mm256_maskload_ps(p, m)) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self, m: __m256i) {
+        unsafe { _mm256_maskstore_ps(p, m, v.0) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        unsafe { Y(_mm256_fmadd_ps(a.0, b.0, c.0)) }
+    }
+}
+
+/// `C[MR x nr] (+)= A[MR x kc] B[kc x nr]` for `nr <= 2 * S::L`, the tile held in registers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+// Register tiles are indexed by row on purpose: the loops unroll into named registers.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn micro<S: Simd, const MR: usize>(
+    kc: usize,
+    nr: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+) {
+    unsafe {
+        let m0 = S::mask(nr);
+        let m1 = S::mask(nr.saturating_sub(S::L));
+        let wide = nr > S::L;
+        let mut acc0 = [S::zero(); MR];
+        let mut acc1 = [S::zero(); MR];
+        if accumulate {
+            for i in 0..MR {
+                acc0[i] = S::load(c.add(i * rsc), m0);
+                if wide {
+                    acc1[i] = S::load(c.add(i * rsc + S::L), m1);
+                }
+            }
+        }
+        if wide {
+            for p in 0..kc {
+                let bp = b.add(p * rsb);
+                let b0 = S::load(bp, m0);
+                let b1 = S::load(bp.add(S::L), m1);
+                let ap = a.add(p * csa);
+                for i in 0..MR {
+                    let x = S::splat(ap.add(i * rsa));
+                    acc0[i] = S::fma(x, b0, acc0[i]);
+                    acc1[i] = S::fma(x, b1, acc1[i]);
+                }
+            }
+        } else {
+            for p in 0..kc {
+                let b0 = S::load(b.add(p * rsb), m0);
+                let ap = a.add(p * csa);
+                for i in 0..MR {
+                    acc0[i] = S::fma(S::splat(ap.add(i * rsa)), b0, acc0[i]);
+                }
+            }
+        }
+        for i in 0..MR {
+            S::store(c.add(i * rsc), acc0[i], m0);
+            if wide {
+                S::store(c.add(i * rsc + S::L), acc1[i], m1);
+            }
+        }
+    }
+}
+
+/// One micro-kernel call for a tile of `mr <= MR` rows, dispatched to the matching row count.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<S: Simd, const MR: usize>(
+    mr: usize,
+    kc: usize,
+    nr: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    acc: bool,
+    c: *mut f32,
+    rsc: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match mr {
+            m if m == MR => micro::<S, MR>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            1 => micro::<S, 1>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            2 => micro::<S, 2>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            3 => micro::<S, 3>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            4 => micro::<S, 4>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            5 => micro::<S, 5>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            6 => micro::<S, 6>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            7 => micro::<S, 7>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            8 => micro::<S, 8>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            9 => micro::<S, 9>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            10 => micro::<S, 10>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            11 => micro::<S, 11>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
+            _ => unreachable!("row tile above MR"),
+        }
+    }
+}
+
+/// The next row tile out of `rows` left: tiles of equal height (25 rows as 9 + 8 + 8, not
+/// 12 + 12 + 1), so no tile runs nearly empty.
+#[inline(always)]
+fn balanced<const MR: usize>(rows: usize) -> usize {
+    rows.div_ceil(rows.div_ceil(MR))
+}
+
+/// Rows of A per block when B is packed: the block of A stays in L2 while every panel of B
+/// passes over it.
+const MC: usize = 96;
+
+thread_local! {
+    /// The packed block of B: `NC / NR` panels, each `KC x NR`, contiguous.
+    static PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The blocked loops around the micro-kernel, for a register type and a row tile `MR`.
+///
+/// With a single row tile, B is read in place; with more, each `KC x NC` block of B is first
+/// copied into contiguous `KC x NR` panels, which every row tile then reads from L1/L2
+/// instead of striding across pages of B.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn run<S: Simd, const MR: usize>(g: &Args) {
+    let nr_max = 2 * S::L;
+    let pack = g.m > MR;
+    PACKED.with_borrow_mut(|buf| {
+        if pack && buf.len() < KC * NC.next_multiple_of(nr_max) {
+            buf.resize(KC * NC.next_multiple_of(nr_max), 0.0);
+        }
+        let mut jc = 0;
+        while jc < g.n {
+            let nc = NC.min(g.n - jc);
+            let mut pc = 0;
+            // With k == 0 the product is zero: still write C once.
+            loop {
+                let kc = KC.min(g.k - pc);
+                let acc = g.accumulate || pc > 0;
+                // SAFETY: the caller vouches that all of A, B and C is in bounds; the packed
+                // buffer holds KC rows of every panel.
+                unsafe {
+                    if pack {
+                        for (q, jr) in (0..nc).step_by(nr_max).enumerate() {
+                            let nr = nr_max.min(nc - jr);
+                            let dst = buf.as_mut_ptr().add(q * KC * nr_max);
+                            for p in 0..kc {
+                                let src = g.b.add((pc + p) * g.rsb + jc + jr);
+                                std::ptr::copy_nonoverlapping(src, dst.add(p * nr_max), nr);
+                            }
+                        }
+                        let mut ic = 0;
+                        while ic < g.m {
+                            let mc = MC.min(g.m - ic);
+                            for (q, jr) in (0..nc).step_by(nr_max).enumerate() {
+                                let nr = nr_max.min(nc - jr);
+                                let b = buf.as_ptr().add(q * KC * nr_max);
+                                let mut i = ic;
+                                while i < ic + mc {
+                                    let mr = balanced::<MR>(ic + mc - i);
+                                    let a = g.a.add(i * g.rsa + pc * g.csa);
+                                    let c = g.c.add(i * g.rsc + jc + jr);
+                                    tile::<S, MR>(
+                                        mr, kc, nr, a, g.rsa, g.csa, b, nr_max, acc, c, g.rsc,
+                                    );
+                                    i += mr;
+                                }
+                            }
+                            ic += mc;
+                        }
+                    } else {
+                        let mut jr = 0;
+                        while jr < nc {
+                            let nr = nr_max.min(nc - jr);
+                            let a = g.a.add(pc * g.csa);
+                            let b = g.b.add(pc * g.rsb + jc + jr);
+                            let c = g.c.add(jc + jr);
+                            tile::<S, MR>(g.m, kc, nr, a, g.rsa, g.csa, b, g.rsb, acc, c, g.rsc);
+                            jr += nr;
+                        }
+                    }
+                }
+                pc += kc;
+                if pc >= g.k {
+                    break;
+                }
+            }
+            jc += nc;
+        }
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_avx512(g: &Args) {
+    // 12 rows x 2 vectors: 24 of the 32 registers hold C.
+    unsafe { run::<Z, 12>(g) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2(g: &Args) {
+    // 6 rows x 2 vectors: 12 of the 16 registers hold C.
+    unsafe { run::<Y, 6>(g) }
+}
