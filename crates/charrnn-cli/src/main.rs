@@ -7,6 +7,7 @@ mod bench;
 mod builtin;
 mod sample;
 mod score;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Score a text with a saved model: nats and bits per character, perplexity.
     Score(score::ScoreArgs),
+    /// Serve a model over HTTP: streamed sampling, scoring, and a page to try it.
+    Serve(serve::ServeArgs),
 }
 
 /// Floating-point precision of the run.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => sample::run(a),
         Command::Score(a) => score::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,13 @@
 //! `charrnn sample`: generate text from a saved model, streamed as it is drawn.
 
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use charrnn::checkpoint;
-use charrnn::sample::Sampler;
+use charrnn::sample::{beam_search, SampleConfig, Sampler, StopMatcher};
 use charrnn::vocab::describe_chars;
-use charrnn::{Error, Real, Result};
+use charrnn::{checkpoint, Error, Real, Result, Vocab};
 use clap::{Args, ValueEnum};
 
 use crate::Dtype;
@@ -20,13 +21,26 @@ pub enum Unknown {
     Skip,
 }
 
+/// The widest beam `--beam` accepts.
+pub const MAX_BEAM: usize = 1024;
+
 /// Flags of `charrnn sample`.
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Sampling: the next character is drawn from the model's distribution after --temperature, then
+--top-k, then --top-p; --argmax always takes the most likely one; --beam W searches for the most
+likely continuation as a whole (printed when the search ends). Each character costs one step of
+the model. With --num-samples K the samples are separated by a line \"----\".
+
+Examples:
+  charrnn sample --model m.safetensors --prime \"ROMEO:\" -n 300 --temperature 0.8 --seed 1
+  charrnn sample --model m.safetensors --prime \"def \" --top-p 0.9 --stop \"\\n\\n\"
+  charrnn sample --model m.safetensors --prime \"The \" -n 40 --beam 8 --num-samples 3")]
 pub struct SampleArgs {
     /// Checkpoint written by `charrnn train` (or a notebook/PyTorch safetensors file with "vocab")
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// Characters to generate
+    /// Characters to generate per sample (after the prime)
     #[arg(short = 'n', long = "len", default_value_t = 500, value_name = "N")]
     pub n: usize,
     /// Text to warm the state with; the output starts with it [default: a newline, not printed]
@@ -35,12 +49,125 @@ pub struct SampleArgs {
     /// Random seed: the same seed and arguments give the same text [default: from the clock]
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Above 0: below 1 is more conservative, above 1 more adventurous
+    #[arg(long, default_value_t = 1.0, value_name = "T")]
+    pub temperature: f64,
+    /// Draw only from the K most likely characters
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Draw only from the most likely characters that together reach probability P, in (0, 1]
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+    /// Always take the most likely character (greedy; no randomness)
+    #[arg(long, conflicts_with_all = ["temperature", "top_k", "top_p", "beam"])]
+    pub argmax: bool,
+    /// Beam search with W beams for the most likely continuation of N characters
+    #[arg(long, value_name = "W", conflicts_with_all = ["temperature", "top_k", "top_p"])]
+    pub beam: Option<usize>,
+    /// Stop a sample once it has produced this text (the text is printed)
+    #[arg(long, value_name = "STRING")]
+    pub stop: Option<String>,
+    /// Samples to draw, one after the other from one seeded generator (with --beam: the K best)
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub num_samples: usize,
     /// Prime characters outside the model's vocabulary
     #[arg(long, value_enum, default_value_t = Unknown::Error)]
     pub unknown: Unknown,
     /// Arithmetic precision
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
+}
+
+/// Why a prime cannot be used.
+pub enum PrimeError {
+    /// These characters are not in the vocabulary (and were not to be skipped).
+    Unknown(Vec<char>),
+    /// No character is left once unknown ones are skipped.
+    Empty,
+}
+
+/// The ids of `text` and the text they spell, unknown characters skipped if `skip`.
+pub fn encode_prime(
+    vocab: &Vocab,
+    text: &str,
+    skip: bool,
+) -> std::result::Result<(Vec<u32>, String), PrimeError> {
+    let unknown = vocab.unknown(text);
+    if !unknown.is_empty() && !skip {
+        return Err(PrimeError::Unknown(unknown));
+    }
+    let kept: String = text.chars().filter(|&c| vocab.id(c).is_some()).collect();
+    if kept.is_empty() {
+        return Err(PrimeError::Empty);
+    }
+    let ids = kept.chars().filter_map(|c| vocab.id(c)).collect();
+    Ok((ids, kept))
+}
+
+/// The ids of a stop string, which must be made of characters the model can produce.
+pub fn encode_stop(vocab: &Vocab, stop: &str) -> std::result::Result<Vec<u32>, String> {
+    if stop.is_empty() {
+        return Err("is empty: give the text to stop after".into());
+    }
+    let unknown = vocab.unknown(stop);
+    if !unknown.is_empty() {
+        return Err(format!(
+            "has characters the model can never produce: {}",
+            describe_chars(&unknown)
+        ));
+    }
+    Ok(stop.chars().filter_map(|c| vocab.id(c)).collect())
+}
+
+/// A seed from the clock, for runs that give none.
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The flags' sampling settings, each range checked with the flag's name in the message.
+fn sample_config(a: &SampleArgs) -> Result<SampleConfig> {
+    let bad = |msg: String| Err(Error::Config(msg));
+    if a.n == 0 {
+        return bad("-n (--len) must be at least 1".into());
+    }
+    let t = a.temperature;
+    if !(t.is_finite() && t > 0.0) {
+        return bad(format!(
+            "--temperature must be a number above 0, got {t}; for the most likely character use --argmax"
+        ));
+    }
+    if a.top_k == Some(0) {
+        return bad("--top-k must be at least 1, got 0".into());
+    }
+    if let Some(p) = a.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            return bad(format!("--top-p must be in (0, 1], got {p}"));
+        }
+    }
+    if let Some(w) = a.beam {
+        if !(1..=MAX_BEAM).contains(&w) {
+            return bad(format!("--beam must be between 1 and {MAX_BEAM}, got {w}"));
+        }
+        if a.num_samples > w {
+            return bad(format!(
+                "--num-samples {} is more than --beam {w}: beam search finds at most W continuations",
+                a.num_samples
+            ));
+        }
+    }
+    if a.num_samples == 0 {
+        return bad("--num-samples must be at least 1".into());
+    }
+    let config = SampleConfig {
+        temperature: t,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        argmax: a.argmax,
+    };
+    config.validate()?;
+    Ok(config)
 }
 
 pub fn run(a: SampleArgs) -> Result<()> {
@@ -51,67 +178,122 @@ pub fn run(a: SampleArgs) -> Result<()> {
 }
 
 fn run_typed<T: Real>(a: SampleArgs) -> Result<()> {
+    let config = sample_config(&a)?;
     let ck = checkpoint::load::<T>(&a.model)?;
     let vocab = &ck.vocab;
     let (prime, echo): (Vec<u32>, String) = match &a.prime {
-        Some(p) => {
-            let unknown = vocab.unknown(p);
-            if !unknown.is_empty() && a.unknown == Unknown::Error {
+        Some(p) => match encode_prime(vocab, p, a.unknown == Unknown::Skip) {
+            Ok(x) => x,
+            Err(PrimeError::Unknown(chars)) => {
                 return Err(Error::Vocab(format!(
                     "--prime has characters not in the model's vocabulary: {}; remove them or pass --unknown skip",
-                    describe_chars(&unknown)
-                )));
+                    describe_chars(&chars)
+                )))
             }
-            let kept: String = p.chars().filter(|&c| vocab.id(c).is_some()).collect();
-            if kept.is_empty() {
+            Err(PrimeError::Empty) => {
                 return Err(Error::Vocab(
                     "--prime has no character the model knows".into(),
-                ));
+                ))
             }
-            (
-                kept.chars()
-                    .map(|c| vocab.id(c).expect("filtered"))
-                    .collect(),
-                kept,
-            )
-        }
+        },
         None => (vec![vocab.id('\n').unwrap_or(0)], String::new()),
     };
-    let seed = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
+    let stop = match &a.stop {
+        Some(s) => encode_stop(vocab, s).map_err(|e| Error::Config(format!("--stop {e}")))?,
+        None => Vec::new(),
+    };
     let stdout = std::io::stdout();
-    let live = stdout.is_terminal();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let write_err =
-        |e: std::io::Error| Error::Config(format!("cannot write to standard output: {e}"));
-    out.write_all(echo.as_bytes()).map_err(write_err)?;
-    let mut sampler = Sampler::new(&ck.model, seed);
-    let mut failed = None;
-    let mut buf = [0u8; 4];
-    sampler.generate(&prime, a.n, |c| {
-        if failed.is_some() {
-            return;
+    let mut out = Out {
+        w: std::io::BufWriter::new(stdout.lock()),
+        live: stdout.is_terminal(),
+        last_flush: Instant::now(),
+        buf: [0; 4],
+        at_line_start: true,
+    };
+    let result = match a.beam {
+        Some(w) => {
+            let beams = beam_search(&ck.model, &prime, a.n, w);
+            beams
+                .iter()
+                .take(a.num_samples)
+                .enumerate()
+                .try_for_each(|(i, b)| {
+                    let mut matcher = StopMatcher::new(&stop);
+                    let end = b
+                        .ids
+                        .iter()
+                        .position(|&c| matcher.push(c))
+                        .map_or(b.ids.len(), |e| e + 1);
+                    out.sample_start(i, &echo)?;
+                    b.ids[..end]
+                        .iter()
+                        .try_for_each(|&c| out.char(vocab.char(c)))?;
+                    out.sample_end()
+                })
         }
-        let s = vocab.char(c).encode_utf8(&mut buf);
-        let r = out
-            .write_all(s.as_bytes())
-            .and_then(|_| if live { out.flush() } else { Ok(()) });
-        if let Err(e) = r {
-            failed = Some(e);
+        None => {
+            let seed = a.seed.unwrap_or_else(clock_seed);
+            let mut sampler =
+                Sampler::with_config(&ck.model, seed, config).expect("settings checked above");
+            (0..a.num_samples).try_for_each(|i| {
+                out.sample_start(i, &echo)?;
+                let mut failed = None;
+                sampler.generate_until(&prime, a.n, &stop, |c| match out.char(vocab.char(c)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        ControlFlow::Break(())
+                    }
+                });
+                failed.map_or(Ok(()), Err)?;
+                out.sample_end()
+            })
         }
-    });
-    if let Some(e) = failed {
+    };
+    match result.and_then(|_| out.w.flush()) {
         // A closed pipe (`charrnn sample | head`) is not an error.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(());
-        }
-        return Err(write_err(e));
-    }
-    match writeln!(out).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(write_err(e)),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Config(format!(
+            "cannot write to standard output: {e}"
+        ))),
         _ => Ok(()),
+    }
+}
+
+/// Standard output, flushed after every character on a terminal and at least every 20 ms
+/// otherwise, so a pipe sees the text as it is drawn without a system call per character.
+/// Each sample ends with a newline (unless its text already does).
+struct Out<W: Write> {
+    w: W,
+    live: bool,
+    last_flush: Instant,
+    buf: [u8; 4],
+    at_line_start: bool,
+}
+
+impl<W: Write> Out<W> {
+    fn char(&mut self, c: char) -> std::io::Result<()> {
+        self.w.write_all(c.encode_utf8(&mut self.buf).as_bytes())?;
+        self.at_line_start = c == '\n';
+        if self.live || self.last_flush.elapsed() >= Duration::from_millis(20) {
+            self.w.flush()?;
+            self.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn sample_start(&mut self, i: usize, prime: &str) -> std::io::Result<()> {
+        if i > 0 {
+            self.w.write_all(b"----\n")?;
+        }
+        self.at_line_start = prime.is_empty() || prime.ends_with('\n');
+        self.w.write_all(prime.as_bytes())
+    }
+
+    fn sample_end(&mut self) -> std::io::Result<()> {
+        if !self.at_line_start {
+            self.w.write_all(b"\n")?;
+            self.at_line_start = true;
+        }
+        self.w.flush()
     }
 }
