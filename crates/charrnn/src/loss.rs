@@ -15,8 +15,12 @@ pub fn softmax_rows<T: Real>(x: &mut [T], v: usize) {
             *o = (*o - max).exp_k();
         }
         let sum = kernels::sum(row);
-        for o in row.iter_mut() {
-            *o /= sum;
+        if T::FAST {
+            let inv = T::one() / sum;
+            row.iter_mut().for_each(|o| *o *= inv);
+        } else {
+            // The notebook's e / sum, exactly.
+            row.iter_mut().for_each(|o| *o /= sum);
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct ClipStats {
 impl Clip {
     /// Clip `g` in place.
     pub fn apply<T: Real>(&self, layout: &Layout, g: &mut [T]) -> ClipStats {
-        let norm = g.iter().map(|&x| x.f64() * x.f64()).sum::<f64>().sqrt();
+        let norm = kernels::sum_squares(g).sqrt();
         let Some(c) = self.value else {
             return ClipStats {
                 norm,

@@ -27,6 +27,9 @@ pub trait Real:
     const BYTES: usize;
     /// Name used on the command line and in metadata.
     const NAME: &'static str;
+    /// Kernels may trade the last bit for speed (multiply by a reciprocal instead of
+    /// dividing): true for f32; f64 keeps the notebook's exact operations.
+    const FAST: bool;
 
     /// `C <- alpha * A * B + beta * C` for an `m x k` A and a `k x n` B given by row and column
     /// strides. With `beta == 0`, C is only written.
@@ -98,6 +101,7 @@ impl Real for f32 {
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
     const BYTES: usize = 4;
     const NAME: &'static str = "f32";
+    const FAST: bool = true;
 
     unsafe fn gemm_unit(
         m: usize,
@@ -162,6 +166,7 @@ impl Real for f64 {
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
     const BYTES: usize = 8;
     const NAME: &'static str = "f64";
+    const FAST: bool = false;
 
     unsafe fn gemm_raw(
         m: usize,

@@ -119,7 +119,7 @@ struct Shard<T> {
 }
 
 impl<T: Real> Shard<T> {
-    fn run(&mut self, model: &Model<T>, streams: &Streams, w: Window, dropout: f64) {
+    fn run(&mut self, model: &Model<T>, wt: &[T], streams: &Streams, w: Window, dropout: f64) {
         let (t_len, b) = (streams.seq_len(), self.ws.batch);
         for t in 0..t_len {
             for s in 0..b {
@@ -136,7 +136,8 @@ impl<T: Real> Shard<T> {
             p: dropout,
             rng: &mut self.rng,
         };
-        self.loss = model.forward_with(&mut self.ws, &self.inputs, Some(&self.targets), mode);
+        self.loss =
+            model.forward_prepared(wt, &mut self.ws, &self.inputs, Some(&self.targets), mode);
         self.grads.fill(T::zero());
         model.backward(&mut self.ws, &self.inputs, &self.targets, &mut self.grads);
     }
@@ -156,6 +157,8 @@ pub struct Trainer<T> {
     pub epochs: u64,
     shards: Vec<Shard<T>>,
     pool: Option<rayon::ThreadPool>,
+    /// The weights transposed for the forward products, made once per step for every shard.
+    wt: Vec<T>,
 }
 
 /// A new model's parameters from a seed: every tensor from N(0, std^2).
@@ -219,6 +222,7 @@ impl<T: Real> Trainer<T> {
             cursor: Cursor::default(),
             shards,
             pool,
+            wt: Vec::new(),
             model,
             streams,
             cfg,
@@ -242,17 +246,18 @@ impl<T: Real> Trainer<T> {
         if w.reset {
             self.epochs += 1;
         }
-        let (model, streams, p) = (&self.model, &self.streams, self.cfg.dropout);
+        self.model.transpose_into(&mut self.wt);
+        let (model, wt, streams, p) = (&self.model, &self.wt[..], &self.streams, self.cfg.dropout);
         match &self.pool {
             None => self
                 .shards
                 .iter_mut()
-                .for_each(|s| s.run(model, streams, w, p)),
+                .for_each(|s| s.run(model, wt, streams, w, p)),
             Some(pool) => pool.install(|| {
                 use rayon::prelude::*;
                 self.shards
                     .par_iter_mut()
-                    .for_each(|s| s.run(model, streams, w, p))
+                    .for_each(|s| s.run(model, wt, streams, w, p))
             }),
         }
         // Reduce in shard order: the same sum for the same thread count.

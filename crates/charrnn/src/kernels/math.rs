@@ -16,8 +16,12 @@ pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits, read back
+    // without a float-to-int conversion (which would not vectorize).
+    const MAGIC: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.0);
-    let k = (x * LOG2E).round_ties_even();
+    let t = x * LOG2E + MAGIC;
+    let k = t - MAGIC;
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let p = 1.0 / 5040.0;
     let p = p * r + 1.0 / 720.0;
@@ -27,7 +31,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127) << 23);
     p * scale
 }
 

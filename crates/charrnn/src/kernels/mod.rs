@@ -240,14 +240,25 @@ pub fn max<T: Real>(x: &[T]) -> T {
     let tail = chunks.remainder();
     for c in chunks {
         for i in 0..8 {
-            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+            acc[i] = acc[i].max(c[i]);
         }
     }
-    let mut m = T::neg_infinity();
-    for v in acc.into_iter().chain(tail.iter().copied()) {
-        m = if v > m { v } else { m };
+    acc.into_iter()
+        .chain(tail.iter().copied())
+        .fold(T::neg_infinity(), T::max)
+}
+
+/// Sum of squares of `x`, in eight running partial sums, widened to f64 at the end.
+pub fn sum_squares<T: Real>(x: &[T]) -> f64 {
+    let mut acc = [T::zero(); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i] * c[i];
+        }
     }
-    m
+    acc.iter().map(|&a| a.f64()).sum::<f64>() + tail.iter().map(|&v| v.f64() * v.f64()).sum::<f64>()
 }
 
 /// Clip every element to `[-c, c]`; returns how many were clipped.

@@ -96,6 +96,59 @@ impl<T: Real> Model<T> {
         targets: Option<&[u32]>,
         mode: Mode<'_>,
     ) -> f64 {
+        let mut wt = std::mem::take(&mut ws.wt);
+        self.transpose_into(&mut wt);
+        let loss = self.forward_prepared(&wt, ws, inputs, targets, mode);
+        ws.wt = wt;
+        loss
+    }
+
+    /// Copy the parameters into `wt` with every matrix the forward pass multiplies on the
+    /// right (each layer's `W_ih` and `W_hh`, and the output weights) transposed, so those
+    /// products read contiguous rows. Done once per step and shared by every shard.
+    pub fn transpose_into(&self, wt: &mut Vec<T>) {
+        let l = &self.layout;
+        wt.resize(self.w.len(), T::zero());
+        wt.copy_from_slice(&self.w);
+        let c = l.config;
+        for layer in &l.layers {
+            let gh = layer.wih.len() / layer.input;
+            transpose(
+                &self.w[layer.wih.clone()],
+                gh,
+                layer.input,
+                &mut wt[layer.wih.clone()],
+            );
+            transpose(
+                &self.w[layer.whh.clone()],
+                gh,
+                c.hidden,
+                &mut wt[layer.whh.clone()],
+            );
+        }
+        transpose(
+            &self.w[l.out_w.clone()],
+            c.vocab,
+            c.hidden,
+            &mut wt[l.out_w.clone()],
+        );
+    }
+
+    /// [`Model::forward_with`] with the transposed parameters already made by
+    /// [`Model::transpose_into`] from the current weights.
+    pub fn forward_prepared(
+        &self,
+        wt: &[T],
+        ws: &mut Workspace<T>,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        mode: Mode<'_>,
+    ) -> f64 {
+        assert_eq!(
+            wt.len(),
+            self.w.len(),
+            "transposed parameters of another model"
+        );
         let (b, tb) = (ws.batch, ws.steps * ws.batch);
         assert_eq!(inputs.len(), tb, "inputs must be T*B ids");
         let l = &self.layout;
@@ -123,7 +176,6 @@ impl<T: Real> Model<T> {
                 (0.0, None)
             }
         };
-        transpose_weights(l, &self.w, &mut ws.wt);
         // Embedding: a gather, x[r, e] = emb(inputs[r], e).
         let emb = &self.w[l.embed.clone()];
         for (row, &id) in ws.x.chunks_exact_mut(c.emb).zip(inputs) {
@@ -140,9 +192,9 @@ impl<T: Real> Model<T> {
             let layer = &l.layers[k];
             let st = &mut rest[0];
             match c.cell {
-                CellKind::Rnn => rnn::forward(&ws.wt, layer, x, &mut st.h, b),
-                CellKind::Lstm => lstm::forward(&ws.wt, layer, x, st, b),
-                CellKind::Gru => gru::forward(&ws.wt, layer, x, st, &mut ws.gh, b),
+                CellKind::Rnn => rnn::forward(wt, layer, x, &mut st.h, b),
+                CellKind::Lstm => lstm::forward(wt, layer, x, st, b),
+                CellKind::Gru => gru::forward(wt, layer, x, st, &mut ws.gh, b),
             }
             if let Some(rng) = rng.as_deref_mut() {
                 dropout::draw(&mut st.mask, tb * h, p, rng);
@@ -152,7 +204,7 @@ impl<T: Real> Model<T> {
             }
         }
         let top = ws.layers.last().expect("at least one layer");
-        let why_t = MatRef::new(&ws.wt[l.out_w.clone()], h, c.vocab);
+        let why_t = MatRef::new(&wt[l.out_w.clone()], h, c.vocab);
         gemm(
             T::one(),
             MatRef::new(top.output(ws.masked, b * h), tb, h),
@@ -253,26 +305,20 @@ impl<T: Real> Model<T> {
     }
 }
 
-/// Copy `w` into `wt` with every matrix the forward pass multiplies on the right (each layer's
-/// `W_ih`, `W_hh`, and the output weights) transposed, so that product reads contiguous rows.
-fn transpose_weights<T: Real>(l: &Layout, w: &[T], wt: &mut Vec<T>) {
-    wt.resize(w.len(), T::zero());
-    wt.copy_from_slice(w);
-    let mut t = |r: &std::ops::Range<usize>, rows: usize, cols: usize| {
-        let (src, dst) = (&w[r.clone()], &mut wt[r.clone()]);
-        for i in 0..rows {
-            for j in 0..cols {
-                dst[j * rows + i] = src[i * cols + j];
+/// `dst[j, i] = src[i, j]` for a row-major `rows x cols` `src`, in 16 x 16 tiles.
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const TILE: usize = 16;
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    for i0 in (0..rows).step_by(TILE) {
+        for j0 in (0..cols).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(rows) {
+                let row = &src[i * cols..(i + 1) * cols];
+                for j in j0..(j0 + TILE).min(cols) {
+                    dst[j * rows + i] = row[j];
+                }
             }
         }
-    };
-    let c = l.config;
-    for layer in &l.layers {
-        let gh = layer.wih.len() / layer.input;
-        t(&layer.wih, gh, layer.input);
-        t(&layer.whh, gh, c.hidden);
     }
-    t(&l.out_w, c.vocab, c.hidden);
 }
 
 /// The recurrent state and activations of one layer: what its backward pass needs.
@@ -316,8 +362,8 @@ pub struct Workspace<T> {
     /// Backward computes the gradient of `loss / grad_div`: the batch, or the whole batch
     /// when this workspace holds one shard of it.
     pub grad_div: usize,
-    /// The parameters with the right-hand matrices of the forward products transposed:
-    /// refreshed by every forward pass.
+    /// The parameters with the right-hand matrices of the forward products transposed
+    /// ([`Model::transpose_into`]): refreshed by every [`Model::forward_with`].
     pub wt: Vec<T>,
     /// `[T*B, E]` embedded inputs.
     pub x: Vec<T>,
