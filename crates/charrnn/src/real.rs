@@ -77,6 +77,48 @@ pub trait Real:
         false
     }
 
+    /// Width of the column panels of [`crate::kernels::Packed`] matrices, or `None` where
+    /// this type has no packed kernel (then they stay plain row-major).
+    fn panel_width() -> Option<usize> {
+        None
+    }
+
+    /// Pack a `k x n` strided matrix into panels of `nr` columns.
+    ///
+    /// # Safety
+    /// As [`crate::kernels::sgemm::pack_panels`]; only called when `panel_width` is `Some`.
+    unsafe fn pack_panels(
+        _k: usize,
+        _n: usize,
+        _b: *const Self,
+        _rsb: usize,
+        _csb: usize,
+        _nr: usize,
+        _out: &mut Vec<Self>,
+    ) {
+        unreachable!("no packed kernel for this type")
+    }
+
+    /// `C <- A P (+ C)` for panels P.
+    ///
+    /// # Safety
+    /// As [`crate::kernels::sgemm::sgemm_panels`]; only called when `panel_width` is `Some`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm_panels(
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _a: *const Self,
+        _rsa: usize,
+        _csa: usize,
+        _panels: *const Self,
+        _accumulate: bool,
+        _c: *mut Self,
+        _rsc: usize,
+    ) {
+        unreachable!("no packed kernel for this type")
+    }
+
     /// `e^x` as the kernels compute it: exact to a few ulp (f32: a vectorizable polynomial,
     /// f64: the C library's).
     fn exp_k(self) -> Self;
@@ -144,6 +186,41 @@ impl Real for f32 {
 
     fn write_le(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    fn panel_width() -> Option<usize> {
+        crate::kernels::sgemm::panel_width()
+    }
+
+    unsafe fn pack_panels(
+        k: usize,
+        n: usize,
+        b: *const f32,
+        rsb: usize,
+        csb: usize,
+        nr: usize,
+        out: &mut Vec<f32>,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { crate::kernels::sgemm::pack_panels(k, n, b, rsb, csb, nr, out) }
+    }
+
+    unsafe fn gemm_panels(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: *const f32,
+        rsa: usize,
+        csa: usize,
+        panels: *const f32,
+        accumulate: bool,
+        c: *mut f32,
+        rsc: usize,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            crate::kernels::sgemm::sgemm_panels(m, n, k, a, rsa, csa, panels, accumulate, c, rsc)
+        }
     }
 
     #[inline(always)]

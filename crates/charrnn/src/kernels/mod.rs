@@ -185,6 +185,108 @@ fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) {
     );
 }
 
+/// A right-hand matrix prepared once for many products `A B` (the recurrent weights, used at
+/// every step of a chunk): column panels for the SIMD kernel, or a plain row-major copy.
+#[derive(Clone, Debug, Default)]
+pub struct Packed<T> {
+    k: usize,
+    n: usize,
+    /// Panel width, or 0 for a plain `k x n` row-major copy.
+    nr: usize,
+    data: Vec<T>,
+}
+
+impl<T: Real> Packed<T> {
+    /// Rows (k).
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+
+    /// Columns (n).
+    pub fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// Prepare `b` (any strides), reusing the buffer.
+    pub fn pack(&mut self, b: MatRef<T>) {
+        assert!(
+            fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
+            "pack: B out of bounds"
+        );
+        self.k = b.rows;
+        self.n = b.cols;
+        match T::panel_width() {
+            Some(nr) => {
+                self.nr = nr;
+                // SAFETY: checked above that every strided index is inside `b.data`.
+                unsafe {
+                    T::pack_panels(
+                        b.rows,
+                        b.cols,
+                        b.data.as_ptr(),
+                        b.rs,
+                        b.cs,
+                        nr,
+                        &mut self.data,
+                    )
+                }
+            }
+            None => {
+                self.nr = 0;
+                self.data.clear();
+                self.data
+                    .extend((0..b.rows * b.cols).map(|i| b.at(i / b.cols, i % b.cols)));
+            }
+        }
+    }
+}
+
+/// `C <- A B + beta C` (`beta` 0 or 1) for a prepared B.
+///
+/// # Panics
+/// If the shapes disagree, a view reaches past its slice, C's columns are not contiguous, or
+/// `beta` is neither 0 nor 1.
+pub fn gemm_packed<T: Real>(a: MatRef<T>, b: &Packed<T>, beta: T, c: MatMut<T>) {
+    assert!(
+        beta == T::zero() || beta == T::one(),
+        "gemm_packed: beta is 0 or 1"
+    );
+    if b.nr == 0 {
+        return gemm(T::one(), a, MatRef::new(&b.data, b.k, b.n), beta, c);
+    }
+    assert_eq!(
+        (a.cols, a.rows, b.n),
+        (b.k, c.rows, c.cols),
+        "gemm_packed shapes"
+    );
+    assert!(
+        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
+        "gemm_packed: A out of bounds"
+    );
+    assert!(
+        c.cs == 1 && fits(c.data.len(), c.rows, c.cols, c.rs, 1),
+        "gemm_packed: C"
+    );
+    if c.rows == 0 || c.cols == 0 {
+        return;
+    }
+    // SAFETY: A and C checked above; the panels were made by `pack` for this k x n.
+    unsafe {
+        T::gemm_panels(
+            c.rows,
+            c.cols,
+            a.cols,
+            a.data.as_ptr(),
+            a.rs,
+            a.cs,
+            b.data.as_ptr(),
+            beta == T::one(),
+            c.data.as_mut_ptr(),
+            c.rs,
+        )
+    }
+}
+
 /// Add `bias[j]` to every row of the row-major `rows x bias.len()` matrix `x`.
 pub fn add_row_bias<T: Real>(x: &mut [T], bias: &[T]) {
     for row in x.chunks_exact_mut(bias.len()) {
@@ -438,6 +540,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn packed_products_match_naive() {
+        let mut s = 3u64;
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (4, 32, 32),
+            (25, 70, 300),
+            (13, 300, 33),
+            (2, 5, 64),
+            (30, 17, 65),
+        ] {
+            for tb in [false, true] {
+                let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut s) as f32).collect();
+                let b: Vec<f32> = (0..k * n).map(|_| lcg(&mut s) as f32).collect();
+                let c0: Vec<f32> = (0..m * n).map(|_| lcg(&mut s) as f32).collect();
+                let bv = if tb {
+                    MatRef::new(&b, n, k).t()
+                } else {
+                    MatRef::new(&b, k, n)
+                };
+                let mut p = Packed::default();
+                p.pack(bv);
+                for beta in [0.0f32, 1.0] {
+                    let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                    gemm_packed(MatRef::new(&a, m, k), &p, beta, MatMut::new(&mut c1, m, n));
+                    gemm_naive(
+                        1.0,
+                        MatRef::new(&a, m, k),
+                        bv,
+                        beta,
+                        MatMut::new(&mut c2, m, n),
+                    );
+                    for (x, y) in c1.iter().zip(&c2) {
+                        assert!(
+                            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                            "{m}x{k}x{n} tb={tb}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+        // f64 keeps a plain copy.
+        let b = [1.0f64, 2.0, 3.0, 4.0];
+        let mut p = Packed::default();
+        p.pack(MatRef::new(&b, 2, 2).t());
+        let mut c = [0.0f64; 2];
+        gemm_packed(
+            MatRef::new(&[1.0, 1.0], 1, 2),
+            &p,
+            0.0,
+            MatMut::new(&mut c, 1, 2),
+        );
+        assert_eq!(c, [3.0, 7.0]);
     }
 
     #[test]

@@ -413,6 +413,134 @@ unsafe fn run<S: Simd, const MR: usize>(g: &Args) {
     });
 }
 
+/// Width of the column panels [`sgemm_panels`] reads at this machine's SIMD level (two
+/// registers), or `None` without a SIMD kernel.
+pub fn panel_width() -> Option<usize> {
+    match level() {
+        Level::Avx512 => Some(32),
+        Level::Avx2 => Some(16),
+        Level::None => None,
+    }
+}
+
+/// Copy the `k x n` matrix B (element `(p, j)` at `b[p * rsb + j * csb]`) into column panels
+/// of width `nr`: panel q holds columns `q*nr..(q+1)*nr` as a contiguous `k x nr` block,
+/// zero-padded on the right. `out` is resized to `ceil(n / nr) * k * nr`.
+///
+/// # Safety
+/// Every element of B reached through the strides must be in bounds.
+pub unsafe fn pack_panels(
+    k: usize,
+    n: usize,
+    b: *const f32,
+    rsb: usize,
+    csb: usize,
+    nr: usize,
+    out: &mut Vec<f32>,
+) {
+    let panels = n.div_ceil(nr);
+    out.clear();
+    out.resize(panels * k * nr, 0.0);
+    for q in 0..panels {
+        let cols = nr.min(n - q * nr);
+        let dst = &mut out[q * k * nr..(q + 1) * k * nr];
+        for j in 0..cols {
+            let col = q * nr + j;
+            for p in 0..k {
+                // SAFETY: (p, col) is inside B.
+                dst[p * nr + j] = unsafe { *b.add(p * rsb + col * csb) };
+            }
+        }
+    }
+}
+
+/// `C[m x n] <- A[m x k] B (+ C)` with B already in panels by [`pack_panels`] at
+/// [`panel_width`]: the per-step recurrent products, whose B is packed once per chunk.
+///
+/// # Safety
+/// As [`sgemm`]; `panels` must come from [`pack_panels`] of a `k x n` matrix with width
+/// [`panel_width`]`()`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_panels(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    panels: *const f32,
+    accumulate: bool,
+    c: *mut f32,
+    rsc: usize,
+) {
+    let g = Args {
+        m,
+        n,
+        k,
+        a,
+        rsa,
+        csa,
+        b: panels,
+        rsb: 0,
+        accumulate,
+        c,
+        rsc,
+    };
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features (checked by `level`); the caller vouches for bounds.
+        Level::Avx512 => unsafe { run_panels_avx512(&g) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Level::Avx2 => unsafe { run_panels_avx2(&g) },
+        _ => panic!("sgemm_panels without a SIMD kernel: check panel_width() first"),
+    }
+}
+
+/// The loops of [`sgemm_panels`]: for each block of k, each panel, each row tile.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn run_panels<S: Simd, const MR: usize>(g: &Args) {
+    let nr_max = 2 * S::L;
+    let panels = g.n.div_ceil(nr_max);
+    let mut pc = 0;
+    loop {
+        let kc = KC.min(g.k - pc);
+        let acc = g.accumulate || pc > 0;
+        for q in 0..panels {
+            let nr = nr_max.min(g.n - q * nr_max);
+            let mut i = 0;
+            while i < g.m {
+                let mr = balanced::<MR>(g.m - i);
+                // SAFETY: the caller vouches for A and C; the panel holds k rows of nr_max.
+                unsafe {
+                    let a = g.a.add(i * g.rsa + pc * g.csa);
+                    let b = g.b.add(q * g.k * nr_max + pc * nr_max);
+                    let c = g.c.add(i * g.rsc + q * nr_max);
+                    tile::<S, MR>(mr, kc, nr, a, g.rsa, g.csa, b, nr_max, acc, c, g.rsc);
+                }
+                i += mr;
+            }
+        }
+        pc += kc;
+        if pc >= g.k {
+            break;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_panels_avx512(g: &Args) {
+    unsafe { run_panels::<Z, 12>(g) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_panels_avx2(g: &Args) {
+    unsafe { run_panels::<Y, 6>(g) }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn run_avx512(g: &Args) {

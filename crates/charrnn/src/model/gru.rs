@@ -18,7 +18,7 @@
 //! gh `[B, 3H]` (one step's recurrent part, scratch); dh `[T*B, H]`; dgi and dgh `[T*B, 3H]`;
 //! dh_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, add_row_bias, gemm, MatMut, MatRef};
+use crate::kernels::{add_col_sums, add_row_bias, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
@@ -29,6 +29,7 @@ pub(crate) fn forward<T: Real>(
     w: &[T],
     l: &LayerLayout,
     x: MatRef<T>,
+    whh_t: &Packed<T>,
     s: &mut LayerState<T>,
     gh: &mut [T],
     batch: usize,
@@ -38,7 +39,6 @@ pub(crate) fn forward<T: Real>(
     let tb = x.rows;
     let bh = batch * hid;
     let wih_t = MatRef::new(&w[l.wih.clone()], l.input, g3);
-    let whh_t = MatRef::new(&w[l.whh.clone()], hid, g3);
     let bih = &w[l.bih.clone()];
     let bhh = &w[l.bhh.clone().expect("a gru layer has bias_hh")];
     // Input projections of all T steps in one product.
@@ -60,8 +60,7 @@ pub(crate) fn forward<T: Real>(
         for row in gh.chunks_exact_mut(g3) {
             row.copy_from_slice(bhh);
         }
-        gemm(
-            T::one(),
+        gemm_packed(
             MatRef::new(h_prev, batch, hid),
             whh_t,
             T::one(),
@@ -173,6 +172,7 @@ pub(crate) fn backward<T: Real>(
     g: &mut [T],
     l: &LayerLayout,
     x: MatRef<T>,
+    whh: &Packed<T>,
     s: &LayerState<T>,
     dh: &[T],
     sc: Scratch<T>,
@@ -183,7 +183,6 @@ pub(crate) fn backward<T: Real>(
     let g3 = 3 * hid;
     let tb = x.rows;
     let bh = batch * hid;
-    let whh = MatRef::new(&w[l.whh.clone()], g3, hid);
     let dgi = &mut sc.dgi[..tb * g3];
     let dgh = &mut sc.dgh[..tb * g3];
     sc.dh_next.fill(T::zero());
@@ -213,8 +212,7 @@ pub(crate) fn backward<T: Real>(
             );
         }
         if t > 0 {
-            gemm(
-                T::one(),
+            gemm_packed(
                 MatRef::new(dgh_t, batch, g3),
                 whh,
                 T::one(),

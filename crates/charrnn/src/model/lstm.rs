@@ -16,7 +16,7 @@
 //! block 0 the carried state; gates `[T*B, 4H]` (the activated i, f, g, o); tanh_c `[T*B, H]`;
 //! dh `[T*B, H]`; da `[T*B, 4H]`; dh_next and dc_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, add_row_bias2, gemm, MatMut, MatRef};
+use crate::kernels::{add_col_sums, add_row_bias2, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
@@ -27,6 +27,7 @@ pub(crate) fn forward<T: Real>(
     w: &[T],
     l: &LayerLayout,
     x: MatRef<T>,
+    whh_t: &Packed<T>,
     s: &mut LayerState<T>,
     batch: usize,
 ) {
@@ -35,7 +36,6 @@ pub(crate) fn forward<T: Real>(
     let tb = x.rows;
     let bh = batch * hid;
     let wih_t = MatRef::new(&w[l.wih.clone()], l.input, g4);
-    let whh_t = MatRef::new(&w[l.whh.clone()], hid, g4);
     let bih = &w[l.bih.clone()];
     let bhh = &w[l.bhh.clone().expect("an lstm layer has bias_hh")];
     // Input projections of all T steps in one product.
@@ -56,8 +56,7 @@ pub(crate) fn forward<T: Real>(
         let c_cur = &mut c_cur[..bh];
         let gates = &mut s.gates[t * batch * g4..(t + 1) * batch * g4];
         let tanh_c = &mut s.tanh_c[t * bh..(t + 1) * bh];
-        gemm(
-            T::one(),
+        gemm_packed(
             MatRef::new(h_prev, batch, hid),
             whh_t,
             T::one(),
@@ -163,6 +162,7 @@ pub(crate) fn backward<T: Real>(
     g: &mut [T],
     l: &LayerLayout,
     x: MatRef<T>,
+    whh: &Packed<T>,
     s: &LayerState<T>,
     dh: &[T],
     sc: Scratch<T>,
@@ -173,7 +173,6 @@ pub(crate) fn backward<T: Real>(
     let g4 = 4 * hid;
     let tb = x.rows;
     let bh = batch * hid;
-    let whh = MatRef::new(&w[l.whh.clone()], g4, hid);
     let da = &mut sc.da[..tb * g4];
     sc.dh_next.fill(T::zero());
     sc.dc_next.fill(T::zero());
@@ -200,8 +199,7 @@ pub(crate) fn backward<T: Real>(
             );
         }
         if t > 0 {
-            gemm(
-                T::one(),
+            gemm_packed(
                 MatRef::new(dat, batch, g4),
                 whh,
                 T::zero(),

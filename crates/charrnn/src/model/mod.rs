@@ -22,7 +22,7 @@ use rand_distr::StandardNormal;
 pub use dropout::Mode;
 pub use layout::{CellKind, LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 
-use crate::kernels::{add_row_bias, gemm, MatMut, MatRef};
+use crate::kernels::{add_row_bias, gemm, MatMut, MatRef, Packed};
 use crate::loss;
 use crate::real::Real;
 
@@ -183,18 +183,27 @@ impl<T: Real> Model<T> {
                 *v = emb[id as usize * l.embed_cs + e * l.embed_es];
             }
         }
+        // The recurrent weights, multiplied at every step: prepared once per chunk (W_hh^T for
+        // this pass, W_hh for the backward pass).
+        for (k, layer) in l.layers.iter().enumerate() {
+            let gh = layer.whh.len() / h;
+            let whh = MatRef::new(&self.w[layer.whh.clone()], gh, h);
+            ws.whh_t[k].pack(whh.t());
+            ws.whh[k].pack(whh);
+        }
         for k in 0..ws.layers.len() {
             let (below, rest) = ws.layers.split_at_mut(k);
             let x = match below.last() {
                 Some(prev) => MatRef::new(prev.output(ws.masked, b * h), tb, h),
                 None => MatRef::new(&ws.x, tb, c.emb),
             };
+            let whh_t = &ws.whh_t[k];
             let layer = &l.layers[k];
             let st = &mut rest[0];
             match c.cell {
-                CellKind::Rnn => rnn::forward(wt, layer, x, &mut st.h, b),
-                CellKind::Lstm => lstm::forward(wt, layer, x, st, b),
-                CellKind::Gru => gru::forward(wt, layer, x, st, &mut ws.gh, b),
+                CellKind::Rnn => rnn::forward(wt, layer, x, whh_t, &mut st.h, b),
+                CellKind::Lstm => lstm::forward(wt, layer, x, whh_t, st, b),
+                CellKind::Gru => gru::forward(wt, layer, x, whh_t, st, &mut ws.gh, b),
             }
             if let Some(rng) = rng.as_deref_mut() {
                 dropout::draw(&mut st.mask, tb * h, p, rng);
@@ -271,7 +280,18 @@ impl<T: Real> Model<T> {
                         da: &mut ws.da,
                         dh_next: &mut ws.dh_next,
                     };
-                    rnn::backward(&self.w, g, layer, x, &st.h, &ws.dh, scratch, Some(dx), b)
+                    rnn::backward(
+                        &self.w,
+                        g,
+                        layer,
+                        x,
+                        &ws.whh[k],
+                        &st.h,
+                        &ws.dh,
+                        scratch,
+                        Some(dx),
+                        b,
+                    )
                 }
                 CellKind::Lstm => {
                     let scratch = lstm::Scratch {
@@ -279,7 +299,7 @@ impl<T: Real> Model<T> {
                         dh_next: &mut ws.dh_next,
                         dc_next: &mut ws.dc_next,
                     };
-                    lstm::backward(&self.w, g, layer, x, st, &ws.dh, scratch, dx, b)
+                    lstm::backward(&self.w, g, layer, x, &ws.whh[k], st, &ws.dh, scratch, dx, b)
                 }
                 CellKind::Gru => {
                     let scratch = gru::Scratch {
@@ -287,7 +307,7 @@ impl<T: Real> Model<T> {
                         dgh: &mut ws.dgh,
                         dh_next: &mut ws.dh_next,
                     };
-                    gru::backward(&self.w, g, layer, x, st, &ws.dh, scratch, dx, b)
+                    gru::backward(&self.w, g, layer, x, &ws.whh[k], st, &ws.dh, scratch, dx, b)
                 }
             }
             std::mem::swap(&mut ws.dh, &mut ws.dx);
@@ -365,6 +385,10 @@ pub struct Workspace<T> {
     /// The parameters with the right-hand matrices of the forward products transposed
     /// ([`Model::transpose_into`]): refreshed by every [`Model::forward_with`].
     pub wt: Vec<T>,
+    /// Each layer's `W_hh^T`, prepared by the forward pass for its per-step products.
+    pub whh_t: Vec<Packed<T>>,
+    /// Each layer's `W_hh`, prepared by the forward pass for the backward pass's steps.
+    pub whh: Vec<Packed<T>>,
     /// `[T*B, E]` embedded inputs.
     pub x: Vec<T>,
     pub layers: Vec<LayerState<T>>,
@@ -402,6 +426,8 @@ impl<T: Real> Workspace<T> {
             batch,
             grad_div: batch,
             wt: vec![T::zero(); layout.len],
+            whh_t: vec![Packed::default(); c.layers],
+            whh: vec![Packed::default(); c.layers],
             x: vec![T::zero(); tb * c.emb],
             layers: (0..c.layers)
                 .map(|_| LayerState {

@@ -8,16 +8,22 @@
 //! Shapes (time-major rows, row `t * B + b`): x `[T*B, In]`, h `[(T+1)*B, H]` with block 0 the
 //! carried state `h_{-1}`, dh and da `[T*B, H]`.
 
-use crate::kernels::{add_col_sums, gemm, MatMut, MatRef};
+use crate::kernels::{add_col_sums, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::real::Real;
 
 /// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `h[B..]` from `x` and the carried state in `h[..B]`.
-pub(crate) fn forward<T: Real>(w: &[T], l: &LayerLayout, x: MatRef<T>, h: &mut [T], batch: usize) {
+pub(crate) fn forward<T: Real>(
+    w: &[T],
+    l: &LayerLayout,
+    x: MatRef<T>,
+    whh_t: &Packed<T>,
+    h: &mut [T],
+    batch: usize,
+) {
     let hid = l.hidden;
     let tb = x.rows;
     let wih_t = MatRef::new(&w[l.wih.clone()], l.input, hid);
-    let whh_t = MatRef::new(&w[l.whh.clone()], hid, hid);
     // Input projections of all T steps in one product (the notebook's W_xh x first).
     gemm(
         T::one(),
@@ -32,8 +38,7 @@ pub(crate) fn forward<T: Real>(w: &[T], l: &LayerLayout, x: MatRef<T>, h: &mut [
         let (prev, cur) = h.split_at_mut((t + 1) * batch * hid);
         let prev = &prev[t * batch * hid..];
         let cur = &mut cur[..batch * hid];
-        gemm(
-            T::one(),
+        gemm_packed(
             MatRef::new(prev, batch, hid),
             whh_t,
             T::one(),
@@ -73,6 +78,7 @@ pub(crate) fn backward<T: Real>(
     g: &mut [T],
     l: &LayerLayout,
     x: MatRef<T>,
+    whh: &Packed<T>,
     h: &[T],
     dh: &[T],
     s: Scratch<T>,
@@ -83,7 +89,6 @@ pub(crate) fn backward<T: Real>(
     let tb = x.rows;
     let steps = tb / batch;
     let bh = batch * hid;
-    let whh = MatRef::new(&w[l.whh.clone()], hid, hid);
     let da = &mut s.da[..tb * hid];
     s.dh_next.fill(T::zero());
     for t in (0..steps).rev() {
@@ -96,8 +101,7 @@ pub(crate) fn backward<T: Real>(
             dat[i] = (T::one() - ht[i] * ht[i]) * d;
         }
         if t > 0 {
-            gemm(
-                T::one(),
+            gemm_packed(
                 MatRef::new(dat, batch, hid),
                 whh,
                 T::zero(),
