@@ -120,7 +120,8 @@ pub fn raw(addr: &str, request: &[u8]) -> Reply {
     let _ = s.write_all(request);
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];
-    loop {
+    // Until the server closes, or the body is complete (a server may keep the connection).
+    while !complete(&bytes) {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(k) => bytes.extend_from_slice(&buf[..k]),
@@ -129,6 +130,23 @@ pub fn raw(addr: &str, request: &[u8]) -> Reply {
         }
     }
     parse_reply(&bytes)
+}
+
+/// A whole response: headers and a body of the declared length or a closed chunked body.
+fn complete(bytes: &[u8]) -> bool {
+    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+    let body = &bytes[end + 4..];
+    if let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        return body.len() >= len;
+    }
+    head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n")
 }
 
 fn parse_reply(bytes: &[u8]) -> Reply {
