@@ -6,6 +6,10 @@
 //! `format` = `charrnn`, `format_version` = [`FORMAT_VERSION`]; `cell`, `layers`, `emb`,
 //! `hidden`, `vocab_size`, `dtype`; and whatever the trainer adds (hyperparameters, step).
 //! A file with only the tensors and `vocab` (what the numpy reference writes) loads too.
+//!
+//! A resumable checkpoint ([`crate::resume`]) is the same file with more: tensors named
+//! `train.*` and metadata keys `train.*` holding the training state. [`load`] skips them, so it
+//! is still a model file for every command.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -30,11 +34,32 @@ pub struct Checkpoint<T> {
     pub meta: HashMap<String, String>,
 }
 
+/// Prefix of the tensors (and metadata keys) that hold training state, not the model.
+pub const TRAIN_PREFIX: &str = "train.";
+
+/// A tensor stored beside the model's: name (starting with [`TRAIN_PREFIX`]), dtype, shape and
+/// little-endian bytes.
+pub type ExtraTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
 /// Serialize a model, its vocabulary and extra metadata to safetensors bytes.
 pub fn to_bytes<T: Real>(
     model: &Model<T>,
     vocab: &Vocab,
     extra: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    to_bytes_with(model, vocab, extra, &[])
+}
+
+/// [`to_bytes`] with extra tensors (training state) beside the model's.
+///
+/// # Panics
+/// If an extra tensor's name does not start with [`TRAIN_PREFIX`] or its bytes do not fit its
+/// shape and dtype.
+pub fn to_bytes_with<T: Real>(
+    model: &Model<T>,
+    vocab: &Vocab,
+    extra: &BTreeMap<String, String>,
+    tensors: &[ExtraTensor],
 ) -> Result<Vec<u8>> {
     let c = model.config();
     assert_eq!(vocab.len(), c.vocab, "vocabulary and model disagree");
@@ -64,12 +89,20 @@ pub fn to_bytes<T: Real>(
             (t.name.clone(), t.shape.clone(), b)
         })
         .collect();
-    let views = bytes.iter().map(|(n, s, b)| {
+    let model_views = bytes.iter().map(|(n, s, b)| {
         (
             n.as_str(),
             safetensors::tensor::TensorView::new(T::DTYPE, s.clone(), b).expect("sizes agree"),
         )
     });
+    let extra_views = tensors.iter().map(|(n, d, s, b)| {
+        assert!(n.starts_with(TRAIN_PREFIX), "extra tensor {n} outside train.*");
+        (
+            n.as_str(),
+            safetensors::tensor::TensorView::new(*d, s.clone(), b).expect("sizes agree"),
+        )
+    });
+    let views = model_views.chain(extra_views);
     safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::config(format!("cannot serialize checkpoint: {e}")))
 }
@@ -144,6 +177,7 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
     let shapes: Vec<(String, Vec<usize>)> = st
         .tensors()
         .into_iter()
+        .filter(|(n, _)| !n.starts_with(TRAIN_PREFIX))
         .map(|(n, v)| (n, v.shape().to_vec()))
         .collect();
     let config = Layout::infer(&shapes)?;

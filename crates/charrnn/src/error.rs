@@ -30,6 +30,9 @@ pub enum Error {
     /// Text contains characters the model does not know.
     #[error("{0}")]
     Vocab(String),
+    /// Training produced a NaN or infinite loss or gradient.
+    #[error("training diverged at step {step}: {what}")]
+    Diverged { step: u64, what: String },
 }
 
 impl Error {

@@ -29,6 +29,7 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod real;
+pub mod resume;
 pub mod sample;
 pub mod train;
 pub mod vocab;

@@ -2,6 +2,11 @@
 //! parallel streams, the hidden state carried from window to window and reset when the streams
 //! wrap; gradients of `loss / B`, clipped; an optimizer step (Adagrad by default); a smoothed
 //! loss.
+//!
+//! [`Trainer::snapshot`] takes everything the loop needs to go on ([`TrainState`]) and
+//! [`Trainer::restore`] puts it back, so a run stopped after step k and resumed gives the losses
+//! and weights of the run that never stopped, bit for bit ([`crate::resume`] stores it in a
+//! checkpoint). [`Trainer::try_train_step`] refuses to apply a non-finite loss or gradient.
 
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -86,6 +91,31 @@ impl TrainConfig {
     }
 }
 
+/// Everything a [`Trainer`] needs, besides its model and config, to continue exactly where it
+/// was: shapes use L layers, B streams, H hidden, N parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState<T> {
+    /// Steps done.
+    pub step: u64,
+    /// Windows so far that started from a reset.
+    pub epochs: u64,
+    pub cursor: Cursor,
+    pub smooth_loss: f64,
+    /// Optimizer updates done.
+    pub optim_t: u64,
+    /// `[N]` the optimizer's first state buffer ([`Optimizer::m`]).
+    pub optim_m: Vec<T>,
+    /// `[N]` Adam's second moment; empty for the other optimizers.
+    pub optim_v: Vec<T>,
+    /// `[L, B, H]` the hidden state carried into the next window, by stream (independent of
+    /// how the streams are split across threads).
+    pub h: Vec<T>,
+    /// `[L, B, H]` the LSTM's carried cell state; empty for the other cells.
+    pub c: Vec<T>,
+    /// The dropout RNG of each shard, in shard order (one per thread).
+    pub rngs: Vec<Xoshiro256PlusPlus>,
+}
+
 /// What one training step did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepStats {
@@ -119,6 +149,11 @@ struct Shard<T> {
 }
 
 impl<T: Real> Shard<T> {
+    /// The seed of shard `i`'s dropout RNG.
+    fn seed(seed: u64, i: usize) -> u64 {
+        (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_add(i as u64)
+    }
+
     fn run(&mut self, model: &Model<T>, wt: &[T], streams: &Streams, w: Window, dropout: f64) {
         let (t_len, b) = (streams.seq_len(), self.ws.batch);
         for t in 0..t_len {
@@ -193,7 +228,7 @@ impl<T: Real> Trainer<T> {
             let b = cfg.batch / k + usize::from(i < cfg.batch % k);
             let mut ws = Workspace::new(&model.layout, cfg.seq_len, b);
             ws.grad_div = cfg.batch;
-            let seed = (cfg.seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_add(i as u64);
+            let seed = Shard::<T>::seed(cfg.seed, i);
             shards.push(Shard {
                 first,
                 ws,
@@ -242,10 +277,20 @@ impl<T: Real> Trainer<T> {
 
     /// Train on the next window.
     pub fn train_step(&mut self) -> StepStats {
+        self.step_guarded(false)
+            .expect("an unguarded step always succeeds")
+    }
+
+    /// Train on the next window, unless its loss or gradient is NaN or infinite: then the
+    /// weights, the optimizer, the smoothed loss and the step count are left as they were and
+    /// [`Error::Diverged`] is returned. The data position and the carried state have moved on,
+    /// so a diverged trainer should be dropped and the run resumed from a checkpoint.
+    pub fn try_train_step(&mut self) -> Result<StepStats> {
+        self.step_guarded(true)
+    }
+
+    fn step_guarded(&mut self, guard: bool) -> Result<StepStats> {
         let w = self.cursor.advance(&self.streams);
-        if w.reset {
-            self.epochs += 1;
-        }
         self.model.transpose_into(&mut self.wt);
         let (model, wt, streams, p) = (&self.model, &self.wt[..], &self.streams, self.cfg.dropout);
         match &self.pool {
@@ -271,6 +316,20 @@ impl<T: Real> Trainer<T> {
             }
         }
         let clip = self.cfg.clip.apply(&self.model.layout, grads);
+        if guard && !(loss.is_finite() && clip.norm.is_finite()) {
+            let what = if loss.is_finite() {
+                format!("the gradient norm became {}", clip.norm)
+            } else {
+                format!("the loss became {loss}")
+            };
+            return Err(Error::Diverged {
+                step: self.step,
+                what,
+            });
+        }
+        if w.reset {
+            self.epochs += 1;
+        }
         let b = self.cfg.batch;
         self.smooth_loss = self.smooth_loss * 0.999 + loss / b as f64 * 0.001;
         let lr = self.cfg.schedule.lr(self.cfg.lr, self.step);
@@ -284,7 +343,112 @@ impl<T: Real> Trainer<T> {
             clip,
         };
         self.step += 1;
-        stats
+        Ok(stats)
+    }
+
+    /// Everything needed to continue this run exactly (with the model's weights and the
+    /// config, which the trainer owns and exposes).
+    pub fn snapshot(&self) -> TrainState<T> {
+        let c = self.model.config();
+        let (b, h) = (self.cfg.batch, c.hidden);
+        let lstm = c.cell == crate::model::CellKind::Lstm;
+        let mut hs = vec![T::zero(); c.layers * b * h];
+        let mut cs = if lstm {
+            vec![T::zero(); c.layers * b * h]
+        } else {
+            Vec::new()
+        };
+        for k in 0..c.layers {
+            for s in &self.shards {
+                let at = (k * b + s.first) * h;
+                let n = s.ws.batch * h;
+                hs[at..at + n].copy_from_slice(s.ws.last_state(k));
+                if lstm {
+                    cs[at..at + n].copy_from_slice(s.ws.last_cell_state(k));
+                }
+            }
+        }
+        TrainState {
+            step: self.step,
+            epochs: self.epochs,
+            cursor: self.cursor,
+            smooth_loss: self.smooth_loss,
+            optim_t: self.optim.t,
+            optim_m: self.optim.m.clone(),
+            optim_v: self.optim.v.clone(),
+            h: hs,
+            c: cs,
+            rngs: self.shards.iter().map(|s| s.rng.clone()).collect(),
+        }
+    }
+
+    /// Continue from `state`, taken by [`Trainer::snapshot`] of a trainer with this model's
+    /// shapes and this config.
+    ///
+    /// The carried state is stored by stream, so any thread count can resume it. With the
+    /// thread count of the snapshot the run goes on bit for bit as if it had never stopped;
+    /// with another, the dropout RNGs (one per thread) cannot be carried over and are reseeded
+    /// from the seed and the step, so the run continues correctly but draws other masks (and,
+    /// as always with another thread count, the gradient sums round differently).
+    ///
+    /// Fails, changing nothing, if a buffer has the wrong size for this model.
+    pub fn restore(&mut self, state: TrainState<T>) -> Result<()> {
+        let c = self.model.config();
+        let n = self.model.layout.len;
+        let (b, h) = (self.cfg.batch, c.hidden);
+        let lstm = c.cell == crate::model::CellKind::Lstm;
+        let adam = self.cfg.optim.kind == crate::optim::OptimKind::Adam;
+        let checks = [
+            ("optimizer state m", state.optim_m.len(), n),
+            ("optimizer state v", state.optim_v.len(), if adam { n } else { 0 }),
+            ("carried hidden state", state.h.len(), c.layers * b * h),
+            (
+                "carried cell state",
+                state.c.len(),
+                if lstm { c.layers * b * h } else { 0 },
+            ),
+        ];
+        for (what, got, want) in checks {
+            if got != want {
+                return Err(Error::config(format!(
+                    "the saved {what} has {got} values, this model and batch need {want}: \
+                     resume with the model and --batch that wrote it"
+                )));
+            }
+        }
+        for k in 0..c.layers {
+            for s in &mut self.shards {
+                let at = (k * b + s.first) * h;
+                let len = s.ws.batch * h;
+                let last = s.ws.steps * len;
+                let layer = &mut s.ws.layers[k];
+                // Block T is what the next window carries in; block 0 for good measure.
+                for block in [0, last] {
+                    layer.h[block..block + len].copy_from_slice(&state.h[at..at + len]);
+                    if lstm {
+                        layer.c[block..block + len].copy_from_slice(&state.c[at..at + len]);
+                    }
+                }
+            }
+        }
+        if state.rngs.len() == self.shards.len() {
+            for (s, rng) in self.shards.iter_mut().zip(state.rngs) {
+                s.rng = rng;
+            }
+        } else {
+            for (i, s) in self.shards.iter_mut().enumerate() {
+                let seed = Shard::<T>::seed(self.cfg.seed ^ state.step.rotate_left(32), i);
+                s.rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            }
+        }
+        self.step = state.step;
+        self.epochs = state.epochs;
+        self.cursor = state.cursor;
+        self.smooth_loss = state.smooth_loss;
+        self.optim.t = state.optim_t;
+        self.optim.m = state.optim_m;
+        self.optim.v = state.optim_v;
+        Ok(())
     }
 
     /// Epochs begun: windows that started from a reset (the first one included).
