@@ -40,6 +40,7 @@ pub fn evaluate<T: Real>(model: &Model<T>, ids: &Ids, seq_len: usize) -> EvalSta
     let seq_len = seq_len.clamp(1, n - 1);
     let v = model.config().vocab;
     let mut ws = Workspace::new(&model.layout, seq_len, 1);
+    ws.frozen = true;
     let mut inputs = vec![0u32; seq_len];
     let mut stats = EvalStats::default();
     let mut p = 0;

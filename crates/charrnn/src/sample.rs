@@ -112,7 +112,7 @@ impl<'a, T: Real> Sampler<'a, T> {
     pub fn new(model: &'a Model<T>, seed: u64) -> Self {
         let v = model.config().vocab;
         Sampler {
-            ws: Workspace::new(&model.layout, 1, 1),
+            ws: frozen_workspace(model, 1, 1),
             model,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             config: SampleConfig::default(),
@@ -355,6 +355,14 @@ pub fn shape_distribution<T: Real>(
     out.iter_mut().for_each(|o| *o /= sum);
 }
 
+/// A workspace over a model whose weights stay fixed while it samples, so they are prepared
+/// for the kernels once, not at every character.
+fn frozen_workspace<T: Real>(model: &Model<T>, steps: usize, batch: usize) -> Workspace<T> {
+    let mut ws = Workspace::new(&model.layout, steps, batch);
+    ws.frozen = true;
+    ws
+}
+
 /// The index where the running sum of `p` first exceeds `u` (in `[0, 1)`).
 pub fn draw_from<T: Real>(p: &[T], u: f64) -> u32 {
     let mut acc = 0.0;
@@ -416,12 +424,12 @@ pub fn beam_search<T: Real>(model: &Model<T>, prime: &[u32], n: usize, width: us
         }];
     }
     // Warm one state over the prime in one chunk.
-    let mut one = Workspace::new(&model.layout, prime.len(), 1);
+    let mut one = frozen_workspace(model, prime.len(), 1);
     one.reset_state();
     model.forward(&mut one, prime, None);
     let last = &one.probs[(prime.len() - 1) * v..];
 
-    let mut ws = Workspace::new(&model.layout, 1, width);
+    let mut ws = frozen_workspace(model, 1, width);
     for k in 0..c.layers {
         let (hs, cs) = (one.last_state(k).to_vec(), one.last_cell_state(k).to_vec());
         let (h0, c0) = ws.carried_mut(k);

@@ -97,7 +97,9 @@ impl<T: Real> Model<T> {
         mode: Mode<'_>,
     ) -> f64 {
         let mut wt = std::mem::take(&mut ws.wt);
-        self.transpose_into(&mut wt);
+        if !(ws.frozen && ws.prepared) {
+            self.transpose_into(&mut wt);
+        }
         let loss = self.forward_prepared(&wt, ws, inputs, targets, mode);
         ws.wt = wt;
         loss
@@ -185,11 +187,14 @@ impl<T: Real> Model<T> {
         }
         // The recurrent weights, multiplied at every step: prepared once per chunk (W_hh^T for
         // this pass, W_hh for the backward pass).
-        for (k, layer) in l.layers.iter().enumerate() {
-            let gh = layer.whh.len() / h;
-            let whh = MatRef::new(&self.w[layer.whh.clone()], gh, h);
-            ws.whh_t[k].pack(whh.t());
-            ws.whh[k].pack(whh);
+        if !(ws.frozen && ws.prepared) {
+            for (k, layer) in l.layers.iter().enumerate() {
+                let gh = layer.whh.len() / h;
+                let whh = MatRef::new(&self.w[layer.whh.clone()], gh, h);
+                ws.whh_t[k].pack(whh.t());
+                ws.whh[k].pack(whh);
+            }
+            ws.prepared = true;
         }
         for k in 0..ws.layers.len() {
             let (below, rest) = ws.layers.split_at_mut(k);
@@ -385,6 +390,11 @@ pub struct Workspace<T> {
     /// The parameters with the right-hand matrices of the forward products transposed
     /// ([`Model::transpose_into`]): refreshed by every [`Model::forward_with`].
     pub wt: Vec<T>,
+    /// The model's weights will not change while this workspace is used (sampling, scoring):
+    /// the forward pass then prepares them (transposes, packs) once instead of every call.
+    pub frozen: bool,
+    /// The prepared weights are there (see `frozen`).
+    prepared: bool,
     /// Each layer's `W_hh^T`, prepared by the forward pass for its per-step products.
     pub whh_t: Vec<Packed<T>>,
     /// Each layer's `W_hh`, prepared by the forward pass for the backward pass's steps.
@@ -426,6 +436,8 @@ impl<T: Real> Workspace<T> {
             batch,
             grad_div: batch,
             wt: vec![T::zero(); layout.len],
+            frozen: false,
+            prepared: false,
             whh_t: vec![Packed::default(); c.layers],
             whh: vec![Packed::default(); c.layers],
             x: vec![T::zero(); tb * c.emb],
