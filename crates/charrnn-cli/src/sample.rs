@@ -34,7 +34,7 @@ the model. With --num-samples K the samples are separated by a line \"----\".
 
 Examples:
   charrnn sample --model m.safetensors --prime \"ROMEO:\" -n 300 --temperature 0.8 --seed 1
-  charrnn sample --model m.safetensors --prime \"def \" --top-p 0.9 --stop \"\\n\\n\"
+  charrnn sample --model m.safetensors --prime \"def \" --top-p 0.9 --stop $'\\n\\n'  (bash)
   charrnn sample --model m.safetensors --prime \"The \" -n 40 --beam 8 --num-samples 3")]
 pub struct SampleArgs {
     /// Checkpoint written by `charrnn train` (or a notebook/PyTorch safetensors file with "vocab")

@@ -104,6 +104,8 @@ pub struct Sampler<'a, T> {
     dist: Vec<f64>,
     /// `[V]` ids, scratch for sorting.
     order: Vec<u32>,
+    /// `dist` was not filled for the last draw (plain sampling skips it).
+    dist_stale: bool,
 }
 
 impl<'a, T: Real> Sampler<'a, T> {
@@ -121,6 +123,7 @@ impl<'a, T: Real> Sampler<'a, T> {
             input: [0],
             dist: vec![0.0; v],
             order: (0..v as u32).collect(),
+            dist_stale: false,
         }
     }
 
@@ -186,13 +189,31 @@ impl<'a, T: Real> Sampler<'a, T> {
     }
 
     /// `[V]` the distribution the last character was drawn from: [`Sampler::probs`] after the
-    /// temperature, top-k and top-p (one-hot under argmax).
-    pub fn last_distribution(&self) -> &[f64] {
+    /// temperature, top-k and top-p (one-hot under argmax). Ask before the next model step
+    /// (plain sampling makes it only when asked, from [`Sampler::probs`]).
+    pub fn last_distribution(&mut self) -> &[f64] {
+        if self.dist_stale {
+            shape_distribution(
+                &self.ws.probs,
+                &self.config,
+                &mut self.dist,
+                &mut self.order,
+            );
+            self.dist_stale = false;
+        }
         &self.dist
     }
 
     /// Draw a character from [`Sampler::probs`] under the settings, without feeding it.
     pub fn draw(&mut self) -> u32 {
+        let c = &self.config;
+        if c.temperature == 1.0 && c.top_k.is_none() && c.top_p.is_none() && !c.argmax {
+            // Plain sampling draws from the model's distribution as it is.
+            self.dist_stale = true;
+            let u: f64 = self.rng.random();
+            return draw_from(&self.ws.probs, u);
+        }
+        self.dist_stale = false;
         shape_distribution(
             &self.ws.probs,
             &self.config,
@@ -328,25 +349,30 @@ pub fn shape_distribution<T: Real>(
     }
     let v = p.len();
     let k = config.top_k.unwrap_or(v).min(v);
-    if k < v || config.top_p.is_some_and(|x| x < 1.0) {
+    let nucleus = config.top_p.filter(|&x| x < 1.0);
+    if k < v || nucleus.is_some() {
         order.clear();
         order.extend(0..v as u32);
-        order.sort_by(|&a, &b| out[b as usize].total_cmp(&out[a as usize]).then(a.cmp(&b)));
-        for &i in &order[k..] {
-            out[i as usize] = 0.0;
+        if k < v {
+            order.select_nth_unstable_by(k - 1, most_likely_first(out));
+            for &i in &order[k..] {
+                out[i as usize] = 0.0;
+            }
         }
-        if let Some(top_p) = config.top_p {
-            let sum: f64 = order[..k].iter().map(|&i| out[i as usize]).sum();
+        if let Some(top_p) = nucleus {
+            let kept = &mut order[..k];
+            kept.sort_unstable_by(most_likely_first(out));
+            let sum: f64 = kept.iter().map(|&i| out[i as usize]).sum();
             let mut acc = 0.0;
             let mut keep = k;
-            for (j, &i) in order[..k].iter().enumerate() {
+            for (j, &i) in kept.iter().enumerate() {
                 acc += out[i as usize] / sum;
                 if acc >= top_p {
                     keep = j + 1;
                     break;
                 }
             }
-            for &i in &order[keep..k] {
+            for &i in &kept[keep..] {
                 out[i as usize] = 0.0;
             }
         }
@@ -361,6 +387,11 @@ fn frozen_workspace<T: Real>(model: &Model<T>, steps: usize, batch: usize) -> Wo
     let mut ws = Workspace::new(&model.layout, steps, batch);
     ws.frozen = true;
     ws
+}
+
+/// Orders ids by `p`, most likely first; equal probabilities go to the lower id.
+fn most_likely_first(p: &[f64]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + '_ {
+    |a, b| p[*b as usize].total_cmp(&p[*a as usize]).then(a.cmp(b))
 }
 
 /// The index where the running sum of `p` first exceeds `u` (in `[0, 1)`).
