@@ -5,6 +5,12 @@
 
 mod bench;
 mod builtin;
+mod checkpoints;
+mod inspect;
+mod interrupt;
+mod metrics;
+mod plot;
+mod progress;
 mod sample;
 mod score;
 mod serve;
@@ -12,7 +18,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Character-level recurrent language models: train one on any text, then sample from it.
 #[derive(Parser, Debug)]
@@ -36,6 +42,10 @@ enum Command {
     Score(score::ScoreArgs),
     /// Serve a model over HTTP: streamed sampling, scoring, and a page to try it.
     Serve(serve::ServeArgs),
+    /// Plot training and validation loss from a --metrics file (SVG or PNG).
+    Plot(plot::PlotArgs),
+    /// Describe a corpus: size, characters, the losses a model must beat, windows per epoch.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Floating-point precision of the run.
@@ -48,12 +58,27 @@ pub enum Dtype {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The matches tell which flags were given (a resumed run checks them against its file).
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     let result = match cli.command {
-        Command::Train(a) => train::run(*a),
+        Command::Train(a) => {
+            let given = matches
+                .subcommand_matches("train")
+                .expect("the train subcommand");
+            match train::run(*a, given) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Plot(a) => plot::run(a),
+        Command::Inspect(a) => inspect::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Score(a) => score::run(a),
         Command::Bench(a) => bench::run(a),

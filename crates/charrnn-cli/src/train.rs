@@ -2,20 +2,26 @@
 //! with LSTM/GRU cells, stacked layers, optimizers, schedules and validation.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use charrnn::checkpoint;
 use charrnn::data::{self, ReadOptions, Streams};
 use charrnn::eval::{evaluate, EvalStats};
 use charrnn::model::{CellKind, ModelConfig};
 use charrnn::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
 use charrnn::sample::Sampler;
 use charrnn::train::{init_model, TrainConfig, Trainer};
+use charrnn::{checkpoint, resume};
 use charrnn::{Error, Real, Result, Vocab};
-use clap::{Args, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use serde::{Deserialize, Serialize};
 
+use crate::checkpoints;
+use crate::interrupt;
+use crate::metrics::{finite, Metrics, Row};
+use crate::progress::{Progress, Status};
 use crate::{builtin, Dtype};
 
 /// The recurrent cell.
@@ -126,9 +132,16 @@ pub struct TrainArgs {
     /// Clip the embedding's gradient too (the notebook leaves it unclipped)
     #[arg(long)]
     pub clip_embedding: bool,
-    /// Total number of training steps (windows)
-    #[arg(long, default_value_t = 50_000, value_name = "N")]
-    pub steps: u64,
+    /// Stop after N steps (windows) in all: on --resume too, so the same command line finishes
+    /// the same run [default: 50000, unless --epochs or --max-time is given]
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Stop after N passes over the text
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u64>,
+    /// Stop after this much time (e.g. 90s, 10m, 1h30m), writing a resumable checkpoint
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_time: Option<std::time::Duration>,
     /// Seed of the initial weights and of dropout
     #[arg(long, default_value_t = 0, value_name = "S")]
     pub seed: u64,
@@ -145,8 +158,25 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub eval_every: u64,
     /// Start from the weights (and take the cell, sizes and vocabulary) of this checkpoint
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// Continue a run exactly from a checkpoint written by --checkpoint-every, Ctrl-C or
+    /// --max-time (its settings, data position, optimizer and RNG state come from the file)
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+    /// Write a resumable checkpoint every N steps (and at the end) into --checkpoint-dir
+    /// (0: only when interrupted or out of --max-time)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub checkpoint_every: u64,
+    /// Where checkpoints go, named by step and validation loss
+    #[arg(long, default_value = "checkpoints", value_name = "DIR")]
+    pub checkpoint_dir: PathBuf,
+    /// Keep the last K checkpoints (plus the best by validation loss)
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub keep: usize,
+    /// No progress bar, progress lines or samples
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Where to save the trained model (safetensors, written atomically)
     #[arg(long, default_value = "model.safetensors", value_name = "FILE")]
     pub out: PathBuf,
@@ -164,11 +194,69 @@ pub struct TrainArgs {
     pub sample_len: usize,
 }
 
-pub fn run(a: TrainArgs) -> Result<()> {
-    match a.dtype {
-        Dtype::F32 => run_typed::<f32>(a),
-        Dtype::F64 => run_typed::<f64>(a),
+/// The CLI-level settings of a run, stored in its checkpoints (`train.run`) so that
+/// `--resume FILE` alone continues it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RunRecord {
+    data: Option<PathBuf>,
+    keep_cr: bool,
+    val_frac: f64,
+    eval_every: u64,
+    steps: Option<u64>,
+    epochs: Option<u64>,
+    out: PathBuf,
+    metrics: Option<PathBuf>,
+    checkpoint_dir: PathBuf,
+    checkpoint_every: u64,
+    keep: usize,
+    print_every: u64,
+    sample_every: u64,
+    sample_len: usize,
+    std: f64,
+    /// Characters of the text and a hash of it, so a resume on another text is refused.
+    corpus_chars: u64,
+    corpus_hash: u64,
+    /// Seconds trained before this session.
+    elapsed: f64,
+}
+
+/// What `charrnn train` is asked to do, with the flags a resumed run may not change.
+pub fn run(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
+    let dtype = match &a.resume {
+        Some(path) => {
+            let ck = checkpoint::load::<f64>(path)?;
+            let saved = if ck.meta.get("dtype").map(String::as_str) == Some("f64") {
+                Dtype::F64
+            } else {
+                Dtype::F32
+            };
+            if was_given(given, "dtype") && a.dtype != saved {
+                return Err(Error::Config(format!(
+                    "--dtype {} differs from the resumed run's {} ({}): drop --dtype",
+                    dtype_name(a.dtype),
+                    dtype_name(saved),
+                    path.display()
+                )));
+            }
+            saved
+        }
+        None => a.dtype,
+    };
+    match dtype {
+        Dtype::F32 => run_typed::<f32>(a, given),
+        Dtype::F64 => run_typed::<f64>(a, given),
     }
+}
+
+fn dtype_name(d: Dtype) -> &'static str {
+    match d {
+        Dtype::F32 => "f32",
+        Dtype::F64 => "f64",
+    }
+}
+
+fn was_given(m: &ArgMatches, id: &str) -> bool {
+    m.value_source(id) == Some(ValueSource::CommandLine)
 }
 
 fn cell_kind(c: Cell) -> CellKind {
@@ -179,10 +267,9 @@ fn cell_kind(c: Cell) -> CellKind {
     }
 }
 
+/// The training config of a new run (a cosine schedule's length is set once the text is
+/// known: [`cosine_total`]).
 fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
-    if a.steps == 0 {
-        return Err(Error::Config("--steps must be at least 1".into()));
-    }
     if !(a.clip.is_finite() && a.clip >= 0.0) {
         return Err(Error::Config(format!(
             "--clip must be 0 (off) or positive, got {}",
@@ -201,7 +288,7 @@ fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
             every: a.lr_decay_every,
         },
         (None, true) => Schedule::Cosine {
-            total: a.steps,
+            total: 0,
             min: a.lr_min,
         },
         (None, false) => Schedule::Constant,
@@ -232,6 +319,19 @@ fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
         threads: crate::resolve_threads(a.threads)?,
     };
     cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Checks of the flags that need no text.
+fn check_flags(a: &TrainArgs) -> Result<()> {
+    for (flag, v) in [("--steps", a.steps), ("--epochs", a.epochs)] {
+        if v == Some(0) {
+            return Err(Error::Config(format!("{flag} must be at least 1")));
+        }
+    }
+    if a.max_time == Some(Duration::ZERO) {
+        return Err(Error::Config("--max-time must be more than 0".into()));
+    }
     if !(0.0..1.0).contains(&a.val_frac) {
         return Err(Error::Config(format!(
             "--val-frac must be in [0, 1), got {}",
@@ -241,24 +341,690 @@ fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     if a.layers == Some(0) {
         return Err(Error::Config("--layers must be at least 1".into()));
     }
-    Ok(cfg)
+    if a.keep == 0 {
+        return Err(Error::Config(
+            "--keep must be at least 1 (the checkpoint just written)".into(),
+        ));
+    }
+    Ok(())
 }
 
-fn run_typed<T: Real>(a: TrainArgs) -> Result<()> {
-    let cfg = train_config(&a)?;
-    charrnn::fsutil::check_target(&a.out)?;
-    let text = match &a.data {
-        Some(path) => data::read_text(path, ReadOptions { keep_cr: a.keep_cr })?,
-        None if a.keep_cr => builtin::TEXT.to_string(),
+/// FNV-1a of the text, to recognise it on resume.
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Refuse flags that would change a resumed run (other than `--lr`), naming the saved value.
+fn check_resume_flags<T: Real>(
+    a: &TrainArgs,
+    given: &ArgMatches,
+    file: &Path,
+    r: &resume::Resumable<T>,
+    rec: &RunRecord,
+) -> Result<()> {
+    let m = r.checkpoint.model.config();
+    let c = &r.config;
+    let (decay, decay_every, cosine, lr_min) = match c.schedule {
+        Schedule::Constant => (None, None, false, None),
+        Schedule::Step { factor, every } => (Some(factor), Some(every), false, None),
+        Schedule::Cosine { min, .. } => (None, None, true, Some(min)),
+    };
+    let opt = |x: Option<String>| x.unwrap_or_else(|| "(none)".into());
+    let checks: Vec<(&str, &str, String, String)> = vec![
+        (
+            "cell",
+            "--cell",
+            a.cell.map_or(String::new(), |x| cell_kind(x).name().into()),
+            m.cell.name().into(),
+        ),
+        (
+            "layers",
+            "--layers",
+            opt(a.layers.map(|x| x.to_string())),
+            m.layers.to_string(),
+        ),
+        (
+            "emb",
+            "--emb",
+            opt(a.emb.map(|x| x.to_string())),
+            m.emb.to_string(),
+        ),
+        (
+            "hidden",
+            "--hidden",
+            opt(a.hidden.map(|x| x.to_string())),
+            m.hidden.to_string(),
+        ),
+        (
+            "dropout",
+            "--dropout",
+            a.dropout.to_string(),
+            c.dropout.to_string(),
+        ),
+        (
+            "seq_len",
+            "--seq-len",
+            a.seq_len.to_string(),
+            c.seq_len.to_string(),
+        ),
+        ("batch", "--batch", a.batch.to_string(), c.batch.to_string()),
+        (
+            "optim",
+            "--optim",
+            format!("{:?}", a.optim).to_lowercase(),
+            c.optim.kind.name().into(),
+        ),
+        (
+            "lr_decay",
+            "--lr-decay",
+            opt(a.lr_decay.map(|x| x.to_string())),
+            opt(decay.map(|x| x.to_string())),
+        ),
+        (
+            "lr_decay_every",
+            "--lr-decay-every",
+            a.lr_decay_every.to_string(),
+            decay_every.map_or(a.lr_decay_every.to_string(), |x| x.to_string()),
+        ),
+        (
+            "cosine",
+            "--cosine",
+            a.cosine.to_string(),
+            cosine.to_string(),
+        ),
+        (
+            "lr_min",
+            "--lr-min",
+            a.lr_min.to_string(),
+            lr_min.map_or(a.lr_min.to_string(), |x| x.to_string()),
+        ),
+        (
+            "beta1",
+            "--beta1",
+            a.beta1.to_string(),
+            c.optim.beta1.to_string(),
+        ),
+        (
+            "beta2",
+            "--beta2",
+            a.beta2.to_string(),
+            c.optim.beta2.to_string(),
+        ),
+        (
+            "alpha",
+            "--alpha",
+            a.alpha.to_string(),
+            c.optim.alpha.to_string(),
+        ),
+        (
+            "momentum",
+            "--momentum",
+            a.momentum.to_string(),
+            c.optim.momentum.to_string(),
+        ),
+        ("eps", "--eps", a.eps.to_string(), c.optim.eps.to_string()),
+        ("std", "--std", a.std.to_string(), rec.std.to_string()),
+        (
+            "clip",
+            "--clip",
+            a.clip.to_string(),
+            c.clip.value.unwrap_or(0.0).to_string(),
+        ),
+        (
+            "clip_mode",
+            "--clip-mode",
+            format!("{:?}", a.clip_mode).to_lowercase(),
+            format!("{:?}", c.clip.mode).to_lowercase(),
+        ),
+        (
+            "clip_embedding",
+            "--clip-embedding",
+            a.clip_embedding.to_string(),
+            c.clip.embedding.to_string(),
+        ),
+        ("seed", "--seed", a.seed.to_string(), c.seed.to_string()),
+        (
+            "val_frac",
+            "--val-frac",
+            a.val_frac.to_string(),
+            rec.val_frac.to_string(),
+        ),
+        (
+            "keep_cr",
+            "--keep-cr",
+            a.keep_cr.to_string(),
+            rec.keep_cr.to_string(),
+        ),
+    ];
+    for (id, flag, want, have) in checks {
+        if was_given(given, id) && want != have {
+            return Err(Error::Config(format!(
+                "{flag} {want} differs from the resumed run's {have} ({}): drop {flag} to continue that run, or start a new one from its weights with --init-from",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Why the loop stopped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stop {
+    Done,
+    Interrupted,
+    OutOfTime,
+}
+
+/// Everything the loop needs besides the trainer.
+struct Session<'a> {
+    rec: RunRecord,
+    vocab: &'a Vocab,
+    /// The run's hyperparameters as metadata (what plain model files always had).
+    meta: BTreeMap<String, String>,
+    started: Instant,
+    /// The last checkpoint written or resumed from: intact if training diverges.
+    last_ckpt: Option<PathBuf>,
+    /// The step of the last checkpoint written.
+    ckpt_step: Option<u64>,
+}
+
+impl Session<'_> {
+    fn elapsed(&self) -> f64 {
+        self.rec.elapsed + self.started.elapsed().as_secs_f64()
+    }
+
+    /// Write a resumable checkpoint of `t` into the checkpoint directory, then rotate.
+    fn checkpoint<T: Real>(&mut self, t: &Trainer<T>, val: Option<EvalStats>) -> Result<PathBuf> {
+        let dir = self.rec.checkpoint_dir.clone();
+        checkpoints::ensure_dir(&dir)?;
+        let val = val.map(|v| v.nats_per_char());
+        let path = dir.join(checkpoints::name(t.step, val));
+        let mut rec = self.rec.clone();
+        rec.elapsed = self.elapsed();
+        let mut meta = self.meta.clone();
+        meta.insert("steps".into(), t.step.to_string());
+        meta.insert("smooth_loss".into(), t.smooth_loss.to_string());
+        if let Some(v) = val {
+            meta.insert("val_loss".into(), v.to_string());
+        }
+        meta.insert(
+            "train.run".into(),
+            serde_json::to_string(&rec).expect("records serialize"),
+        );
+        resume::save(&path, t, self.vocab, &meta)?;
+        checkpoints::rotate(&dir, t.step, self.rec.keep)?;
+        self.last_ckpt = Some(path.clone());
+        self.ckpt_step = Some(t.step);
+        Ok(path)
+    }
+}
+
+fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
+    check_flags(&a)?;
+    // A resumed run takes its settings from the file; flags given now override the ones that
+    // do not change the run.
+    let resumed = match &a.resume {
+        Some(path) => {
+            let r = resume::load::<T>(path)?;
+            let rec: RunRecord = r
+                .checkpoint
+                .meta
+                .get("train.run")
+                .and_then(|j| serde_json::from_str(j).ok())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{}: has training state but no charrnn train settings (\"train.run\"): resume it from the library, or start from its weights with --init-from",
+                        path.display()
+                    ))
+                })?;
+            check_resume_flags(&a, given, path, &r, &rec)?;
+            Some((path.clone(), r, rec))
+        }
+        None => None,
+    };
+    let pick = |id: &str| was_given(given, id);
+    let mut rec = match &resumed {
+        Some((_, _, saved)) => {
+            let mut rec = saved.clone();
+            if a.data.is_some() {
+                rec.data = a.data.clone();
+            }
+            if pick("steps") || pick("epochs") || pick("max_time") {
+                // New stopping rules replace the saved ones.
+                rec.steps = a.steps;
+                rec.epochs = a.epochs;
+            }
+            if pick("eval_every") {
+                rec.eval_every = a.eval_every;
+            }
+            if pick("out") {
+                rec.out = a.out.clone();
+            }
+            if a.metrics.is_some() {
+                rec.metrics = a.metrics.clone();
+            }
+            if pick("checkpoint_dir") {
+                rec.checkpoint_dir = a.checkpoint_dir.clone();
+            }
+            if pick("checkpoint_every") {
+                rec.checkpoint_every = a.checkpoint_every;
+            }
+            if pick("keep") {
+                rec.keep = a.keep;
+            }
+            if pick("print_every") {
+                rec.print_every = a.print_every;
+            }
+            if pick("sample_every") {
+                rec.sample_every = a.sample_every;
+            }
+            if pick("sample_len") {
+                rec.sample_len = a.sample_len;
+            }
+            rec
+        }
+        None => RunRecord {
+            data: a.data.clone(),
+            keep_cr: a.keep_cr,
+            val_frac: a.val_frac,
+            eval_every: a.eval_every,
+            steps: a
+                .steps
+                .or((a.epochs.is_none() && a.max_time.is_none()).then_some(50_000)),
+            epochs: a.epochs,
+            out: a.out.clone(),
+            metrics: a.metrics.clone(),
+            checkpoint_dir: a.checkpoint_dir.clone(),
+            checkpoint_every: a.checkpoint_every,
+            keep: a.keep,
+            print_every: a.print_every,
+            sample_every: a.sample_every,
+            sample_len: a.sample_len,
+            std: a.std,
+            corpus_chars: 0,
+            corpus_hash: 0,
+            elapsed: 0.0,
+        },
+    };
+    charrnn::fsutil::check_target(&rec.out)?;
+    let new_cfg = match resumed {
+        None => Some(train_config(&a)?),
+        Some(_) => None,
+    };
+    if resumed.is_none() {
+        if let Some(e) = checkpoints::list(&rec.checkpoint_dir)?.last() {
+            return Err(Error::Config(format!(
+                "{} already holds checkpoints of a run (the latest is {}): continue it with --resume {}, or give another --checkpoint-dir",
+                rec.checkpoint_dir.display(),
+                e.path.display(),
+                e.path.display()
+            )));
+        }
+    }
+    let text = match &rec.data {
+        Some(path) => data::read_text(
+            path,
+            ReadOptions {
+                keep_cr: rec.keep_cr,
+            },
+        )?,
+        None if rec.keep_cr => builtin::TEXT.to_string(),
         None => data::universal_newlines(builtin::TEXT.to_string()),
     };
-    let source = a
+    let source = rec
         .data
         .as_ref()
         .map_or("the built-in corpus".to_string(), |p| {
             p.display().to_string()
         });
-    let (model, vocab) = match &a.init_from {
+    let chars = text.chars().count() as u64;
+    let hash = fingerprint(&text);
+    if let Some((path, _, saved)) = &resumed {
+        if (saved.corpus_chars, saved.corpus_hash) != (chars, hash) {
+            return Err(Error::Config(format!(
+                "{source} is not the text {} was trained on ({} characters then, {chars} now, or other characters): give the run's --data to resume it",
+                path.display(),
+                saved.corpus_chars
+            )));
+        }
+    }
+    rec.corpus_chars = chars;
+    rec.corpus_hash = hash;
+    let (model, vocab, resume_state) = match resumed {
+        Some((path, r, _)) => {
+            let vocab = r.checkpoint.vocab.clone();
+            (None, vocab, Some((path, r)))
+        }
+        None => {
+            let (model, vocab) = new_model::<T>(&a, &text, &source)?;
+            (Some(model), vocab, None)
+        }
+    };
+    let ids = vocab.encode(&text)?;
+    drop(text);
+    let n_chars = ids.len();
+    let n_val = (n_chars as f64 * rec.val_frac) as usize;
+    let (train_ids, val_ids) = ids.split_at(n_chars - n_val);
+    if rec.val_frac > 0.0 && val_ids.len() < 2 {
+        return Err(Error::Config(format!(
+            "--val-frac {} holds out {} characters of {n_chars}: raise it or use a longer text",
+            rec.val_frac,
+            val_ids.len()
+        )));
+    }
+    let (seq_len, batch) = match &resume_state {
+        Some((_, r)) => (r.config.seq_len, r.config.batch),
+        None => (a.seq_len, a.batch),
+    };
+    let streams = Streams::new(train_ids, seq_len, batch).map_err(|e| match (&rec.data, e) {
+        (Some(p), Error::Config(msg)) => Error::Corpus {
+            path: p.clone(),
+            msg,
+        },
+        (_, e) => e,
+    })?;
+    let wpe = streams.windows_per_epoch() as u64;
+    let total = match (rec.steps, rec.epochs) {
+        (Some(s), Some(e)) => Some(s.min(e * wpe)),
+        (s, e) => s.or(e.map(|e| e * wpe)),
+    };
+    let mut trainer = match (resume_state, model) {
+        (Some((path, r)), _) => {
+            let saved_threads = r.threads();
+            let threads = match a.threads {
+                Some(_) => crate::resolve_threads(a.threads)?,
+                None => saved_threads,
+            };
+            let mut t = r.into_trainer(streams, threads)?;
+            if pick("lr") && a.lr != t.cfg.lr {
+                if !(a.lr.is_finite() && a.lr > 0.0) {
+                    return Err(Error::Config(format!(
+                        "--lr must be a positive number, got {}",
+                        a.lr
+                    )));
+                }
+                if !a.quiet {
+                    println!(
+                        "note: --lr {} replaces the run's {} from step {} on",
+                        a.lr, t.cfg.lr, t.step
+                    );
+                }
+                t.cfg.lr = a.lr;
+            }
+            if t.threads() != saved_threads && t.cfg.dropout > 0.0 && !a.quiet {
+                println!(
+                    "note: {} wrote it with {saved_threads} threads, this run uses {}: it goes on, but with other dropout masks than an uninterrupted run",
+                    path.display(),
+                    t.threads()
+                );
+            }
+            t
+        }
+        (None, Some(model)) => {
+            let mut cfg = new_cfg.expect("a new run has a config");
+            if let Schedule::Cosine { min, .. } = cfg.schedule {
+                let total = total.ok_or_else(|| {
+                    Error::Config(
+                        "--cosine needs the run's length: give --steps or --epochs".into(),
+                    )
+                })?;
+                cfg.schedule = Schedule::Cosine { total, min };
+            }
+            Trainer::new(model, streams, cfg)?
+        }
+        (None, None) => unreachable!("a new run has a model"),
+    };
+    let cfg = trainer.cfg.clone();
+    let c = trainer.model.config();
+    let resumed_from = trainer.step;
+    let mut progress = Progress::new(a.quiet, total, trainer.step);
+    progress.println(&format!(
+        "charrnn: {source}: {n_chars} characters ({} for validation), vocabulary {}; {} E{} H{} x{} ({} parameters, {}); T{} B{}, {} {}{}",
+        val_ids.len(),
+        c.vocab,
+        c.cell.name(),
+        c.emb,
+        c.hidden,
+        c.layers,
+        trainer.model.layout.len,
+        T::NAME,
+        cfg.seq_len,
+        cfg.batch,
+        cfg.optim.kind.name(),
+        total.map_or("until --max-time".to_string(), |t| format!("{t} steps")),
+        if resumed_from > 0 {
+            format!(", resumed at step {resumed_from}")
+        } else {
+            String::new()
+        }
+    ));
+    let mut metrics = match &rec.metrics {
+        Some(p) => Some(Metrics::open(
+            p,
+            a.resume.is_some().then_some(resumed_from),
+        )?),
+        None => None,
+    };
+    let mut meta = BTreeMap::new();
+    for (k, v) in [
+        ("seq_len", cfg.seq_len.to_string()),
+        ("batch", cfg.batch.to_string()),
+        ("optim", cfg.optim.kind.name().to_string()),
+        ("lr", cfg.lr.to_string()),
+        ("std", rec.std.to_string()),
+        ("clip", cfg.clip.value.unwrap_or(0.0).to_string()),
+        ("dropout", cfg.dropout.to_string()),
+        ("seed", cfg.seed.to_string()),
+    ] {
+        meta.insert(k.to_string(), v);
+    }
+    let mut session = Session {
+        rec,
+        vocab: &vocab,
+        meta,
+        started: Instant::now(),
+        last_ckpt: a.resume.clone(),
+        ckpt_step: None,
+    };
+    interrupt::install()?;
+    let rec = session.rec.clone();
+    let chars_per_step = (cfg.seq_len * cfg.batch) as f64;
+    let mut last_val: Option<EvalStats> = None;
+    let mut val_step = None;
+    let stop = loop {
+        let n = trainer.step;
+        if rec.steps.is_some_and(|s| n >= s)
+            || rec
+                .epochs
+                .is_some_and(|e| trainer.epoch() >= e && trainer.next_window().reset)
+        {
+            break Stop::Done;
+        }
+        if interrupt::requested() {
+            break Stop::Interrupted;
+        }
+        if a.max_time.is_some_and(|m| session.started.elapsed() >= m) {
+            break Stop::OutOfTime;
+        }
+        if rec.sample_every > 0 && n % rec.sample_every == 0 && !a.quiet {
+            progress.println(&sample_text(
+                &trainer.model,
+                &vocab,
+                trainer.next_first_input(),
+                rec.sample_len,
+                cfg.seed.wrapping_add(n),
+            ));
+        }
+        let s = match trainer.try_train_step() {
+            Ok(s) => s,
+            Err(Error::Diverged { step, what }) => {
+                progress.finish();
+                if let Some(m) = metrics.as_mut() {
+                    m.flush()?;
+                }
+                let last = match &session.last_ckpt {
+                    Some(p) => format!(
+                        "the last good checkpoint, {}, is intact: continue from it with a smaller learning rate (charrnn train --resume {} --lr F)",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => "no checkpoint was written (--checkpoint-every N keeps some): start again with a smaller --lr".into(),
+                };
+                return Err(Error::Config(format!(
+                    "training diverged at step {step}: {what}; {last}; {} was not written",
+                    rec.out.display()
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let done = trainer.step;
+        let ckpt_due = rec.checkpoint_every > 0 && done % rec.checkpoint_every == 0;
+        let at_end = total == Some(done);
+        let val = (!val_ids.is_empty()
+            && (at_end || ckpt_due || (rec.eval_every > 0 && done % rec.eval_every == 0)))
+            .then(|| evaluate(&trainer.model, &val_ids, cfg.seq_len));
+        let secs = session.started.elapsed().as_secs_f64();
+        let chars_per_s = (done - resumed_from) as f64 * chars_per_step / secs.max(1e-9);
+        if let Some(m) = metrics.as_mut() {
+            m.write(&Row {
+                step: s.step,
+                epoch: trainer.epoch(),
+                loss: finite(s.loss),
+                nats_per_char: finite(s.loss / chars_per_step),
+                smooth_loss: finite(s.smooth_loss),
+                lr: finite(s.lr),
+                grad_norm: finite(s.clip.norm),
+                clip_fraction: finite(s.clip.fraction),
+                chars_per_s: finite(chars_per_s),
+                elapsed: session.elapsed(),
+                val_loss: val.map(|v| v.nats_per_char()),
+                val_bpc: val.map(|v| v.bits_per_char()),
+            })?;
+        }
+        if rec.print_every > 0 && n % rec.print_every == 0 {
+            progress.println(&format!("iter {n}, loss: {:.6}", s.smooth_loss));
+        }
+        if let Some(v) = val {
+            progress.println(&format!(
+                "step {done}: validation loss {:.4} nats/char, {:.4} bits/char",
+                v.nats_per_char(),
+                v.bits_per_char()
+            ));
+            last_val = Some(v);
+            val_step = Some(done);
+        }
+        let steps_per_s = (done - resumed_from) as f64 / secs.max(1e-9);
+        let eta_steps = total.map(|t| {
+            Duration::from_secs_f64(t.saturating_sub(done) as f64 / steps_per_s.max(1e-9))
+        });
+        let eta_time = a
+            .max_time
+            .map(|m| m.saturating_sub(session.started.elapsed()));
+        progress.update(&Status {
+            step: done,
+            loss: s.smooth_loss / cfg.seq_len as f64,
+            chars_per_s,
+            eta: match (eta_steps, eta_time) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            },
+        });
+        if ckpt_due {
+            if let Some(m) = metrics.as_mut() {
+                m.flush()?;
+            }
+            let path = session.checkpoint(&trainer, val)?;
+            progress.println(&format!("step {done}: saved {}", path.display()));
+        }
+    };
+    progress.finish();
+    if let Some(m) = metrics.as_mut() {
+        m.flush()?;
+    }
+    let done = trainer.step;
+    if stop != Stop::Done {
+        let path = match session.ckpt_step {
+            Some(s) if s == done => session.last_ckpt.clone().expect("written"),
+            _ => {
+                let v = (val_step == Some(done)).then_some(last_val).flatten();
+                session.checkpoint(&trainer, v)?
+            }
+        };
+        let why = match stop {
+            Stop::Interrupted => "interrupted".to_string(),
+            _ => format!(
+                "--max-time {} reached",
+                humantime::format_duration(a.max_time.unwrap_or_default())
+            ),
+        };
+        let line = format!(
+            "{why} at step {done}: saved {}\nresume with: charrnn train --resume {}",
+            path.display(),
+            path.display()
+        );
+        if stop == Stop::Interrupted {
+            eprintln!("{line}");
+            return Ok(ExitCode::from(interrupt::EXIT_CODE));
+        }
+        progress.println(&line);
+    }
+    if !val_ids.is_empty() && val_step != Some(done) && done > resumed_from {
+        let v = evaluate(&trainer.model, &val_ids, cfg.seq_len);
+        progress.println(&format!(
+            "step {done}: validation loss {:.4} nats/char, {:.4} bits/char",
+            v.nats_per_char(),
+            v.bits_per_char()
+        ));
+        last_val = Some(v);
+        val_step = Some(done);
+    }
+    let val_at_end = (val_step == Some(done)).then_some(last_val).flatten();
+    if stop == Stop::Done && rec.checkpoint_every > 0 && session.ckpt_step != Some(done) {
+        let path = session.checkpoint(&trainer, val_at_end)?;
+        progress.println(&format!("step {done}: saved {}", path.display()));
+    }
+    if !a.quiet {
+        progress.println(&sample_text(
+            &trainer.model,
+            &vocab,
+            trainer.next_first_input(),
+            rec.sample_len,
+            cfg.seed.wrapping_add(done),
+        ));
+    }
+    let mut meta = session.meta.clone();
+    meta.insert("steps".into(), done.to_string());
+    meta.insert("smooth_loss".into(), trainer.smooth_loss.to_string());
+    if let Some(v) = last_val {
+        meta.insert("val_loss".into(), v.nats_per_char().to_string());
+    }
+    checkpoint::save(&rec.out, &trainer.model, &vocab, &meta)?;
+    let secs = session.started.elapsed().as_secs_f64();
+    let chars = (done - resumed_from) as f64 * chars_per_step;
+    progress.println(&format!(
+        "done: {done} steps ({} in {secs:.1} s, {:.0} chars/s), smoothed loss {:.4} ({:.4} nats/char); saved {}",
+        done - resumed_from,
+        chars / secs.max(1e-9),
+        trainer.smooth_loss,
+        trainer.smooth_loss / cfg.seq_len as f64,
+        rec.out.display()
+    ));
+    progress.println(&format!(
+        "sample it: charrnn sample --model {} -n 500",
+        rec.out.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new run's model and vocabulary: from `--init-from`, or initialised from the seed.
+fn new_model<T: Real>(
+    a: &TrainArgs,
+    text: &str,
+    source: &str,
+) -> Result<(charrnn::Model<T>, Vocab)> {
+    match &a.init_from {
         Some(path) => {
             let ck = checkpoint::load::<T>(path)?;
             let c = ck.model.config();
@@ -288,7 +1054,7 @@ fn run_typed<T: Real>(a: TrainArgs) -> Result<()> {
                     )));
                 }
             }
-            let unknown = ck.vocab.unknown(&text);
+            let unknown = ck.vocab.unknown(text);
             if !unknown.is_empty() {
                 return Err(Error::Vocab(format!(
                     "{source} has characters that {} does not know: {}; train a new model without --init-from",
@@ -296,10 +1062,10 @@ fn run_typed<T: Real>(a: TrainArgs) -> Result<()> {
                     charrnn::vocab::describe_chars(&unknown)
                 )));
             }
-            (ck.model, ck.vocab)
+            Ok((ck.model, ck.vocab))
         }
         None => {
-            let vocab = Vocab::from_text(&text);
+            let vocab = Vocab::from_text(text);
             let config = ModelConfig {
                 cell: cell_kind(a.cell.unwrap_or(Cell::Rnn)),
                 vocab: vocab.len(),
@@ -307,181 +1073,21 @@ fn run_typed<T: Real>(a: TrainArgs) -> Result<()> {
                 hidden: a.hidden.unwrap_or(32),
                 layers: a.layers.unwrap_or(1),
             };
-            (init_model::<T>(config, a.std, a.seed)?, vocab)
+            Ok((init_model::<T>(config, a.std, a.seed)?, vocab))
         }
-    };
-    let ids = vocab.encode(&text)?;
-    drop(text);
-    let n_chars = ids.len();
-    let n_val = (n_chars as f64 * a.val_frac) as usize;
-    let (train_ids, val_ids) = ids.split_at(n_chars - n_val);
-    if a.val_frac > 0.0 && val_ids.len() < 2 {
-        return Err(Error::Config(format!(
-            "--val-frac {} holds out {} characters of {n_chars}: raise it or use a longer text",
-            a.val_frac,
-            val_ids.len()
-        )));
-    }
-    let streams = Streams::new(train_ids, a.seq_len, a.batch).map_err(|e| match (&a.data, e) {
-        (Some(p), Error::Config(msg)) => Error::Corpus {
-            path: p.clone(),
-            msg,
-        },
-        (_, e) => e,
-    })?;
-    let c = model.config();
-    println!(
-        "charrnn: {source}: {n_chars} characters ({} for validation), vocabulary {}; {} E{} H{} x{} ({} parameters, {}); T{} B{}, {} {} steps",
-        val_ids.len(),
-        c.vocab,
-        c.cell.name(),
-        c.emb,
-        c.hidden,
-        c.layers,
-        model.layout.len,
-        T::NAME,
-        a.seq_len,
-        a.batch,
-        cfg.optim.kind.name(),
-        a.steps
-    );
-    let mut metrics = match &a.metrics {
-        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
-            Error::Config(format!("{}: cannot create metrics file: {e}", p.display()))
-        })?)),
-        None => None,
-    };
-    let metrics_err =
-        |e: std::io::Error| Error::Config(format!("cannot write the metrics file: {e}"));
-    let mut trainer = Trainer::new(model, streams, cfg)?;
-    let started = std::time::Instant::now();
-    let mut last = None;
-    let mut last_val: Option<EvalStats> = None;
-    while trainer.step < a.steps {
-        let n = trainer.step;
-        if a.sample_every > 0 && n % a.sample_every == 0 {
-            print_sample(
-                &trainer.model,
-                &vocab,
-                trainer.next_first_input(),
-                a.sample_len,
-                a.seed.wrapping_add(n),
-            );
-        }
-        let s = trainer.train_step();
-        if !s.loss.is_finite() {
-            return Err(Error::Config(format!(
-                "the loss became {} at step {}: training diverged; try a smaller --lr. {} was not written",
-                s.loss,
-                s.step,
-                a.out.display()
-            )));
-        }
-        let done = trainer.step;
-        let val = (!val_ids.is_empty()
-            && (done == a.steps || (a.eval_every > 0 && done % a.eval_every == 0)))
-            .then(|| evaluate(&trainer.model, &val_ids, a.seq_len));
-        if let Some(m) = metrics.as_mut() {
-            let mut row = format!(
-                "{{\"step\":{},\"epoch\":{},\"loss\":{},\"smooth_loss\":{},\"lr\":{},\"grad_norm\":{},\"clip_fraction\":{},\"elapsed\":{:.6}",
-                s.step,
-                trainer.epoch(),
-                json_f64(s.loss),
-                json_f64(s.smooth_loss),
-                json_f64(s.lr),
-                json_f64(s.clip.norm),
-                json_f64(s.clip.fraction),
-                started.elapsed().as_secs_f64()
-            );
-            if let Some(v) = val {
-                row += &format!(
-                    ",\"val_loss\":{},\"val_bpc\":{}",
-                    json_f64(v.nats_per_char()),
-                    json_f64(v.bits_per_char())
-                );
-            }
-            row.push('}');
-            writeln!(m, "{row}").map_err(metrics_err)?;
-        }
-        if a.print_every > 0 && n % a.print_every == 0 {
-            println!("iter {n}, loss: {:.6}", s.smooth_loss);
-        }
-        if let Some(v) = val {
-            println!(
-                "step {done}: validation loss {:.4} nats/char, {:.4} bits/char",
-                v.nats_per_char(),
-                v.bits_per_char()
-            );
-            last_val = Some(v);
-        }
-        last = Some(s);
-    }
-    if let Some(m) = metrics.as_mut() {
-        m.flush().map_err(metrics_err)?;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let chars = a.steps as f64 * (a.seq_len * a.batch) as f64;
-    let last = last.expect("at least one step");
-    print_sample(
-        &trainer.model,
-        &vocab,
-        trainer.next_first_input(),
-        a.sample_len,
-        a.seed.wrapping_add(a.steps),
-    );
-    let mut meta = BTreeMap::new();
-    for (k, v) in [
-        ("seq_len", a.seq_len.to_string()),
-        ("batch", a.batch.to_string()),
-        ("optim", trainer.cfg.optim.kind.name().to_string()),
-        ("lr", a.lr.to_string()),
-        ("std", a.std.to_string()),
-        ("clip", a.clip.to_string()),
-        ("dropout", a.dropout.to_string()),
-        ("seed", a.seed.to_string()),
-        ("steps", trainer.step.to_string()),
-        ("smooth_loss", last.smooth_loss.to_string()),
-    ] {
-        meta.insert(k.to_string(), v);
-    }
-    if let Some(v) = last_val {
-        meta.insert("val_loss".into(), v.nats_per_char().to_string());
-    }
-    checkpoint::save(&a.out, &trainer.model, &vocab, &meta)?;
-    println!(
-        "done: {} steps in {secs:.1} s ({:.0} chars/s), smoothed loss {:.4} ({:.4} nats/char); saved {}",
-        a.steps,
-        chars / secs,
-        last.smooth_loss,
-        last.smooth_loss / a.seq_len as f64,
-        a.out.display()
-    );
-    println!(
-        "sample it: charrnn sample --model {} -n 500",
-        a.out.display()
-    );
-    Ok(())
-}
-
-/// A finite float as JSON, or `null`.
-fn json_f64(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else {
-        "null".into()
     }
 }
 
 /// The notebook's periodic sample: from a zero state, seeded by `first`, `n` characters.
-fn print_sample<T: Real>(
+fn sample_text<T: Real>(
     model: &charrnn::Model<T>,
     vocab: &Vocab,
     first: u32,
     n: usize,
     seed: u64,
-) {
+) -> String {
     let mut sampler = Sampler::new(model, seed);
     let mut text = String::with_capacity(n);
     sampler.generate(&[first], n, |c| text.push(vocab.char(c)));
-    println!("----\n {text} \n----");
+    format!("----\n {text} \n----")
 }

@@ -96,7 +96,10 @@ pub fn to_bytes_with<T: Real>(
         )
     });
     let extra_views = tensors.iter().map(|(n, d, s, b)| {
-        assert!(n.starts_with(TRAIN_PREFIX), "extra tensor {n} outside train.*");
+        assert!(
+            n.starts_with(TRAIN_PREFIX),
+            "extra tensor {n} outside train.*"
+        );
         (
             n.as_str(),
             safetensors::tensor::TensorView::new(*d, s.clone(), b).expect("sizes agree"),

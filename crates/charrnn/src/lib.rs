@@ -24,6 +24,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod inspect;
 pub mod kernels;
 pub mod loss;
 pub mod model;

@@ -99,9 +99,19 @@ pub fn to_bytes<T: Real>(
             bytes(&st.optim_v),
         ));
     }
-    tensors.push(("train.state.h".into(), T::DTYPE, vec![l, b, h], bytes(&st.h)));
+    tensors.push((
+        "train.state.h".into(),
+        T::DTYPE,
+        vec![l, b, h],
+        bytes(&st.h),
+    ));
     if !st.c.is_empty() {
-        tensors.push(("train.state.c".into(), T::DTYPE, vec![l, b, h], bytes(&st.c)));
+        tensors.push((
+            "train.state.c".into(),
+            T::DTYPE,
+            vec![l, b, h],
+            bytes(&st.c),
+        ));
     }
     let record = StateRecord {
         step: st.step,

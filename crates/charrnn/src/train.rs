@@ -283,8 +283,10 @@ impl<T: Real> Trainer<T> {
 
     /// Train on the next window, unless its loss or gradient is NaN or infinite: then the
     /// weights, the optimizer, the smoothed loss and the step count are left as they were and
-    /// [`Error::Diverged`] is returned. The data position and the carried state have moved on,
-    /// so a diverged trainer should be dropped and the run resumed from a checkpoint.
+    /// [`Error::Diverged`] is returned. It is returned too when a finite gradient makes a weight
+    /// overflow; the weights are then damaged. Either way the data position and the carried
+    /// state have moved on, so a diverged trainer should be dropped and the run resumed from a
+    /// checkpoint (written after a step that succeeded, so its weights are all finite).
     pub fn try_train_step(&mut self) -> Result<StepStats> {
         self.step_guarded(true)
     }
@@ -334,6 +336,13 @@ impl<T: Real> Trainer<T> {
         self.smooth_loss = self.smooth_loss * 0.999 + loss / b as f64 * 0.001;
         let lr = self.cfg.schedule.lr(self.cfg.lr, self.step);
         self.optim.step(&mut self.model.w, grads, lr);
+        // `0 * x` is 0 for a finite x and NaN otherwise: one vectorizable sum.
+        if guard && self.model.w.iter().map(|&x| x * T::zero()).sum::<T>() != T::zero() {
+            return Err(Error::Diverged {
+                step: self.step,
+                what: "the update made a weight infinite or NaN".into(),
+            });
+        }
         let stats = StepStats {
             step: self.step,
             loss,
@@ -400,7 +409,11 @@ impl<T: Real> Trainer<T> {
         let adam = self.cfg.optim.kind == crate::optim::OptimKind::Adam;
         let checks = [
             ("optimizer state m", state.optim_m.len(), n),
-            ("optimizer state v", state.optim_v.len(), if adam { n } else { 0 }),
+            (
+                "optimizer state v",
+                state.optim_v.len(),
+                if adam { n } else { 0 },
+            ),
             ("carried hidden state", state.h.len(), c.layers * b * h),
             (
                 "carried cell state",

@@ -11,7 +11,8 @@ use charrnn::train::{init_model, TrainConfig, Trainer};
 use charrnn::{Error, Real, Vocab};
 use std::collections::BTreeMap;
 
-const TEXT: &str = "Sing, goddess, the anger of Achilles son of Peleus, that brought countless ills. ";
+const TEXT: &str =
+    "Sing, goddess, the anger of Achilles son of Peleus, that brought countless ills. ";
 
 fn setup<T: Real>(cell: CellKind, threads: usize) -> (Trainer<T>, Vocab) {
     let text = TEXT.repeat(6);
@@ -93,7 +94,10 @@ fn check<T: Real>(cell: CellKind, threads: usize, split: u64, total: u64) {
     );
     assert_eq!(straight.smooth_loss.to_bits(), second.smooth_loss.to_bits());
     assert_eq!(straight.epoch(), second.epoch());
-    assert!(straight.epoch() >= 2, "the run must cross an epoch boundary");
+    assert!(
+        straight.epoch() >= 2,
+        "the run must cross an epoch boundary"
+    );
 }
 
 #[test]
@@ -142,8 +146,8 @@ fn resume_with_another_thread_count_continues_the_run() {
 fn a_plain_model_file_is_not_resumable_and_says_so() {
     let (t, vocab) = setup::<f32>(CellKind::Rnn, 1);
     let bytes = checkpoint::to_bytes(&t.model, &vocab, &BTreeMap::new()).unwrap();
-    let err = resume::from_parts(checkpoint::from_bytes::<f32>(&bytes).unwrap(), &bytes)
-        .unwrap_err();
+    let err =
+        resume::from_parts(checkpoint::from_bytes::<f32>(&bytes).unwrap(), &bytes).unwrap_err();
     assert!(err.contains("--init-from"), "{err}");
 }
 
@@ -185,4 +189,27 @@ fn a_nan_weight_trips_the_guard_and_changes_nothing() {
         assert_eq!((t.step, t.smooth_loss.to_bits()), (step, smooth.to_bits()));
         assert_eq!(bits(&t.optim.m), bits(&m));
     }
+}
+
+#[test]
+fn an_absurd_learning_rate_trips_the_guard_before_a_weight_overflows_unseen() {
+    let (mut t, _) = setup::<f32>(CellKind::Rnn, 1);
+    t.cfg.lr = 1e38;
+    t.cfg.clip.value = None;
+    t.cfg.dropout = 0.0;
+    let mut tripped = false;
+    for _ in 0..50 {
+        match t.try_train_step() {
+            Ok(_) => assert!(
+                t.model.w.iter().all(|x| x.is_finite()),
+                "a step that succeeded left a non-finite weight"
+            ),
+            Err(Error::Diverged { .. }) => {
+                tripped = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(tripped, "lr 1e38 must diverge");
 }

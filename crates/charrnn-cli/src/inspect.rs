@@ -1,0 +1,190 @@
+//! `charrnn inspect`: what a corpus holds before an hour is spent on it: size, characters, the
+//! losses of uniform, unigram and bigram models on its held-out tail (the bars a trained model
+//! must beat), and how many windows an epoch has.
+
+use std::path::PathBuf;
+
+use charrnn::data::{self, ReadOptions, Streams};
+use charrnn::inspect::{baselines, counts};
+use charrnn::{Error, Result, Vocab};
+use clap::Args;
+use serde::Serialize;
+
+/// Flags of `charrnn inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The UTF-8 text file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Score the baselines on this last fraction of the text (fitting them on the rest)
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    pub val_frac: f64,
+    /// Window length (T), for the windows per epoch
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub seq_len: usize,
+    /// Parallel streams (B), for the windows per epoch
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub batch: usize,
+    /// Keep `\r\n` and lone `\r` as they are (as train --keep-cr)
+    #[arg(long)]
+    pub keep_cr: bool,
+    /// How many of the most and least frequent characters to list
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// The report; also the `--json` output.
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    bytes: u64,
+    chars: usize,
+    vocab_size: usize,
+    /// `[char, count]`, most frequent first.
+    most_frequent: Vec<(String, u64)>,
+    /// `[char, count]`, least frequent first.
+    least_frequent: Vec<(String, u64)>,
+    val_frac: f64,
+    train_chars: usize,
+    val_chars: usize,
+    smoothing: &'static str,
+    uniform_nats: f64,
+    uniform_bits: f64,
+    unigram_nats: f64,
+    unigram_bits: f64,
+    bigram_nats: f64,
+    bigram_bits: f64,
+    seq_len: usize,
+    batch: usize,
+    /// Windows of `seq_len` x `batch` per pass over the training part (0: too short).
+    windows_per_epoch: usize,
+    warnings: Vec<String>,
+}
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    if !(a.val_frac > 0.0 && a.val_frac < 1.0) {
+        return Err(Error::Config(format!(
+            "--val-frac must be in (0, 1), got {}",
+            a.val_frac
+        )));
+    }
+    if a.seq_len == 0 || a.batch == 0 {
+        return Err(Error::Config(
+            "--seq-len and --batch must be at least 1".into(),
+        ));
+    }
+    let text = data::read_text(&a.file, ReadOptions { keep_cr: a.keep_cr })?;
+    let bytes = std::fs::metadata(&a.file).map_or(0, |m| m.len());
+    let vocab = Vocab::from_text(&text);
+    let ids = vocab.encode(&text)?;
+    drop(text);
+    let n = ids.len();
+    let split = n - (n as f64 * a.val_frac) as usize;
+    if n < 3 || split < 2 || split >= n {
+        return Err(Error::Corpus {
+            path: a.file.clone(),
+            msg: format!(
+                "has {n} characters: too few to hold out --val-frac {} of them",
+                a.val_frac
+            ),
+        });
+    }
+    let v = vocab.len();
+    let b = baselines(&ids, v, split);
+    let freq = counts(&ids, v);
+    let mut order: Vec<usize> = (0..v).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(freq[i]), i));
+    let show = |i: usize| (vocab.char(i as u32).to_string(), freq[i]);
+    let most = order.iter().take(a.top).map(|&i| show(i)).collect();
+    let least = order.iter().rev().take(a.top).map(|&i| show(i)).collect();
+    let mut warnings = Vec::new();
+    let (train_ids, _) = ids.clone().split_at(split);
+    let wpe = match Streams::new(train_ids, a.seq_len, a.batch) {
+        Ok(s) => s.windows_per_epoch(),
+        Err(e) => {
+            warnings.push(format!("the training part is too short: {e}"));
+            0
+        }
+    };
+    if wpe > 0 && wpe < 100 {
+        warnings.push(format!(
+            "an epoch is only {wpe} windows of {} x {}: a model will soon memorise this text; use more text, or a smaller --seq-len or --batch",
+            a.seq_len, a.batch
+        ));
+    }
+    let unseen = (split..n)
+        .map(|i| ids.get(i))
+        .filter(|&id| (0..split).all(|j| ids.get(j) != id))
+        .count();
+    if unseen > 0 {
+        warnings.push(format!(
+            "{unseen} held-out characters never occur in the training part"
+        ));
+    }
+    let bits = |x: f64| x / std::f64::consts::LN_2;
+    let r = Report {
+        file: a.file.display().to_string(),
+        bytes,
+        chars: n,
+        vocab_size: v,
+        most_frequent: most,
+        least_frequent: least,
+        val_frac: a.val_frac,
+        train_chars: split,
+        val_chars: n - split,
+        smoothing: "add-one (Laplace), fit on the training part",
+        uniform_nats: b.uniform,
+        uniform_bits: bits(b.uniform),
+        unigram_nats: b.unigram,
+        unigram_bits: bits(b.unigram),
+        bigram_nats: b.bigram,
+        bigram_bits: bits(b.bigram),
+        seq_len: a.seq_len,
+        batch: a.batch,
+        windows_per_epoch: wpe,
+        warnings,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&r).expect("reports serialize"));
+        return Ok(());
+    }
+    let list = |xs: &[(String, u64)]| {
+        xs.iter()
+            .map(|(c, k)| format!("{c:?} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{}: {} bytes, {} characters, vocabulary {}",
+        r.file, r.bytes, r.chars, r.vocab_size
+    );
+    println!("most frequent:  {}", list(&r.most_frequent));
+    println!("least frequent: {}", list(&r.least_frequent));
+    println!(
+        "loss on the last {:.0}% ({} characters), fit on the first {} with add-one smoothing:",
+        100.0 * r.val_frac,
+        r.val_chars,
+        r.train_chars
+    );
+    for (name, nats) in [
+        ("uniform", r.uniform_nats),
+        ("unigram", r.unigram_nats),
+        ("bigram", r.bigram_nats),
+    ] {
+        println!(
+            "  {name:8} {nats:.4} nats/char  {:.4} bits/char",
+            bits(nats)
+        );
+    }
+    println!(
+        "an epoch (--seq-len {} --batch {}) has {} windows ({} steps cover the text once)",
+        r.seq_len, r.batch, r.windows_per_epoch, r.windows_per_epoch
+    );
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    Ok(())
+}
