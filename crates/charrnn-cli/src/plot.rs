@@ -44,42 +44,59 @@ pub struct PlotArgs {
 
 /// Two loss curves, in nats per character.
 struct Curves {
-    /// (step, elapsed minutes, loss): every training step.
+    /// (step, elapsed time in `unit`, loss): every training step.
     train: Vec<(f64, f64, f64)>,
-    /// The same, smoothed by a centred moving average.
+    /// The same, smoothed by a centred moving average over 2% of the run.
     smooth: Vec<(f64, f64, f64)>,
-    /// (step, elapsed minutes, loss): every validation.
+    /// (step, elapsed time in `unit`, loss): every validation.
     val: Vec<(f64, f64, f64)>,
+    /// The time axis' unit: seconds, minutes or hours, by the run's length.
+    unit: &'static str,
 }
 
 impl Curves {
     fn of(rows: &[Row]) -> Self {
+        let last = rows.iter().map(|r| r.elapsed).fold(0.0, f64::max);
+        let (unit, per) = if last < 120.0 {
+            ("seconds", 1.0)
+        } else if last < 3.0 * 3600.0 {
+            ("minutes", 60.0)
+        } else {
+            ("hours", 3600.0)
+        };
         let train: Vec<(f64, f64, f64)> = rows
             .iter()
             .filter_map(|r| {
                 r.nats_per_char
-                    .map(|l| ((r.step + 1) as f64, r.elapsed / 60.0, l))
+                    .map(|l| ((r.step + 1) as f64, r.elapsed / per, l))
             })
             .collect();
+        // A centred mean over w steps (fewer at the ends), so the average does not lag.
         let w = (train.len() / 50).max(1);
-        let mut smooth = Vec::with_capacity(train.len());
-        let mut sum = 0.0;
-        // A trailing mean over the last w steps (no look-ahead).
-        for (i, &(s, t, l)) in train.iter().enumerate() {
-            sum += l;
-            if i >= w {
-                sum -= train[i - w].2;
-            }
-            smooth.push((s, t, sum / (i + 1).min(w) as f64));
+        let mut prefix = vec![0.0];
+        for &(_, _, l) in &train {
+            prefix.push(prefix.last().unwrap() + l);
         }
+        let smooth = (0..train.len())
+            .map(|i| {
+                let (lo, hi) = (i.saturating_sub(w / 2), (i + w / 2 + 1).min(train.len()));
+                let (s, t, _) = train[i];
+                (s, t, (prefix[hi] - prefix[lo]) / (hi - lo) as f64)
+            })
+            .collect();
         let val = rows
             .iter()
             .filter_map(|r| {
                 r.val_loss
-                    .map(|v| ((r.step + 1) as f64, r.elapsed / 60.0, v))
+                    .map(|v| ((r.step + 1) as f64, r.elapsed / per, v))
             })
             .collect();
-        Curves { train, smooth, val }
+        Curves {
+            train,
+            smooth,
+            val,
+            unit,
+        }
     }
 }
 
@@ -197,9 +214,22 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, (y0 - pad).max(0.0)..y1 + pad)?;
+    let x_desc = if time {
+        format!("elapsed ({})", c.unit)
+    } else {
+        "step".to_string()
+    };
+    let x_fmt = move |x: &f64| {
+        if time {
+            format!("{x}")
+        } else {
+            format!("{x:.0}")
+        }
+    };
     chart
         .configure_mesh()
-        .x_desc(if time { "elapsed (minutes)" } else { "step" })
+        .x_desc(x_desc)
+        .x_label_formatter(&x_fmt)
         .y_desc("loss (nats per character)")
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))

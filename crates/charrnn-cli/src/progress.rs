@@ -28,7 +28,7 @@ pub struct Progress {
 pub struct Status {
     /// Steps done.
     pub step: u64,
-    /// Smoothed loss in nats per character.
+    /// Recent training loss in nats per character.
     pub loss: f64,
     pub chars_per_s: f64,
     /// Time left, if it can be told.
@@ -46,7 +46,7 @@ impl Progress {
                 None => ProgressBar::new_spinner(),
             };
             let template = if total.is_some() {
-                "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} steps  {msg}"
+                "{elapsed_precise} [{wide_bar:.cyan/blue}] {pos}/{len} {msg}"
             } else {
                 "{elapsed_precise} {spinner} step {pos}  {msg}"
             };
@@ -86,7 +86,7 @@ impl Progress {
             Mode::Bar(bar) => {
                 bar.set_position(s.step);
                 bar.set_message(format!(
-                    "loss {:.4}  {:.0} chars/s{eta}",
+                    "loss {:.4}, {:.0} chars/s{eta}",
                     s.loss, s.chars_per_s
                 ));
             }

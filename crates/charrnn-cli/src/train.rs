@@ -833,6 +833,9 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     let chars_per_step = (cfg.seq_len * cfg.batch) as f64;
     let mut last_val: Option<EvalStats> = None;
     let mut val_step = None;
+    // The loss per character the progress shows: an average over the last 20 or so steps
+    // (the notebook's smoothed loss takes thousands of steps to forget its start).
+    let mut recent: Option<f64> = None;
     let stop = loop {
         let n = trainer.step;
         if rec.steps.is_some_and(|s| n >= s)
@@ -922,9 +925,12 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
         let eta_time = a
             .max_time
             .map(|m| m.saturating_sub(session.started.elapsed()));
+        let per_char = s.loss / chars_per_step;
+        let shown = recent.map_or(per_char, |r| 0.95 * r + 0.05 * per_char);
+        recent = Some(shown);
         progress.update(&Status {
             step: done,
-            loss: s.smooth_loss / cfg.seq_len as f64,
+            loss: shown,
             chars_per_s,
             eta: match (eta_steps, eta_time) {
                 (Some(x), Some(y)) => Some(x.min(y)),

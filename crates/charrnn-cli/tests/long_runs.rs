@@ -362,6 +362,15 @@ fn resume_refuses_changed_settings_and_another_text() {
 
 #[test]
 fn sigint_writes_a_checkpoint_that_resumes() {
+    sigint_or_sigterm("-INT");
+}
+
+#[test]
+fn sigterm_writes_a_checkpoint_that_resumes() {
+    sigint_or_sigterm("-TERM");
+}
+
+fn sigint_or_sigterm(signal: &str) {
     let f = Fixture::new();
     let args = [
         "train",
@@ -383,7 +392,7 @@ fn sigint_writes_a_checkpoint_that_resumes() {
         "m.jsonl",
     ];
     let (mut child, reader) = spawn_until(&f, &args, "iter 50,");
-    send(&child, "-INT");
+    send(&child, signal);
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
@@ -588,7 +597,7 @@ fn metrics_have_every_field_and_plot_draws_svg_and_png() {
     assert!(
         svg.starts_with("<svg")
             && svg.contains("validation loss")
-            && svg.contains("elapsed (minutes)")
+            && svg.contains("elapsed (seconds)")
     );
     f.ok(&[
         "plot",
