@@ -2,7 +2,7 @@
 //! with LSTM/GRU cells, stacked layers, optimizers, schedules and validation.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -10,19 +10,22 @@ use charrnn::data::{self, ReadOptions, Streams};
 use charrnn::eval::{evaluate, EvalStats};
 use charrnn::model::{CellKind, ModelConfig};
 use charrnn::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
-use charrnn::sample::Sampler;
 use charrnn::train::{init_model, TrainConfig, Trainer};
 use charrnn::{checkpoint, resume};
 use charrnn::{Error, Real, Result, Vocab};
-use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
-use serde::{Deserialize, Serialize};
 
 use crate::checkpoints;
 use crate::interrupt;
 use crate::metrics::{finite, Metrics, Row};
 use crate::progress::{Progress, Status};
 use crate::{builtin, Dtype};
+
+mod session;
+mod settings;
+
+use session::{sample_text, Session, Stop};
+use settings::{check_resume_flags, fingerprint, was_given, RunRecord};
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -194,32 +197,6 @@ pub struct TrainArgs {
     pub sample_len: usize,
 }
 
-/// The CLI-level settings of a run, stored in its checkpoints (`train.run`) so that
-/// `--resume FILE` alone continues it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct RunRecord {
-    data: Option<PathBuf>,
-    keep_cr: bool,
-    val_frac: f64,
-    eval_every: u64,
-    steps: Option<u64>,
-    epochs: Option<u64>,
-    out: PathBuf,
-    metrics: Option<PathBuf>,
-    checkpoint_dir: PathBuf,
-    checkpoint_every: u64,
-    keep: usize,
-    print_every: u64,
-    sample_every: u64,
-    sample_len: usize,
-    std: f64,
-    /// Characters of the text and a hash of it, so a resume on another text is refused.
-    corpus_chars: u64,
-    corpus_hash: u64,
-    /// Seconds trained before this session.
-    elapsed: f64,
-}
-
 /// What `charrnn train` is asked to do, with the flags a resumed run may not change.
 pub fn run(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     let dtype = match &a.resume {
@@ -253,10 +230,6 @@ fn dtype_name(d: Dtype) -> &'static str {
         Dtype::F32 => "f32",
         Dtype::F64 => "f64",
     }
-}
-
-fn was_given(m: &ArgMatches, id: &str) -> bool {
-    m.value_source(id) == Some(ValueSource::CommandLine)
 }
 
 fn cell_kind(c: Cell) -> CellKind {
@@ -349,218 +322,6 @@ fn check_flags(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// FNV-1a of the text, to recognise it on resume.
-fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Refuse flags that would change a resumed run (other than `--lr`), naming the saved value.
-fn check_resume_flags<T: Real>(
-    a: &TrainArgs,
-    given: &ArgMatches,
-    file: &Path,
-    r: &resume::Resumable<T>,
-    rec: &RunRecord,
-) -> Result<()> {
-    let m = r.checkpoint.model.config();
-    let c = &r.config;
-    let (decay, decay_every, cosine, lr_min) = match c.schedule {
-        Schedule::Constant => (None, None, false, None),
-        Schedule::Step { factor, every } => (Some(factor), Some(every), false, None),
-        Schedule::Cosine { min, .. } => (None, None, true, Some(min)),
-    };
-    let opt = |x: Option<String>| x.unwrap_or_else(|| "(none)".into());
-    let checks: Vec<(&str, &str, String, String)> = vec![
-        (
-            "cell",
-            "--cell",
-            a.cell.map_or(String::new(), |x| cell_kind(x).name().into()),
-            m.cell.name().into(),
-        ),
-        (
-            "layers",
-            "--layers",
-            opt(a.layers.map(|x| x.to_string())),
-            m.layers.to_string(),
-        ),
-        (
-            "emb",
-            "--emb",
-            opt(a.emb.map(|x| x.to_string())),
-            m.emb.to_string(),
-        ),
-        (
-            "hidden",
-            "--hidden",
-            opt(a.hidden.map(|x| x.to_string())),
-            m.hidden.to_string(),
-        ),
-        (
-            "dropout",
-            "--dropout",
-            a.dropout.to_string(),
-            c.dropout.to_string(),
-        ),
-        (
-            "seq_len",
-            "--seq-len",
-            a.seq_len.to_string(),
-            c.seq_len.to_string(),
-        ),
-        ("batch", "--batch", a.batch.to_string(), c.batch.to_string()),
-        (
-            "optim",
-            "--optim",
-            format!("{:?}", a.optim).to_lowercase(),
-            c.optim.kind.name().into(),
-        ),
-        (
-            "lr_decay",
-            "--lr-decay",
-            opt(a.lr_decay.map(|x| x.to_string())),
-            opt(decay.map(|x| x.to_string())),
-        ),
-        (
-            "lr_decay_every",
-            "--lr-decay-every",
-            a.lr_decay_every.to_string(),
-            decay_every.map_or(a.lr_decay_every.to_string(), |x| x.to_string()),
-        ),
-        (
-            "cosine",
-            "--cosine",
-            a.cosine.to_string(),
-            cosine.to_string(),
-        ),
-        (
-            "lr_min",
-            "--lr-min",
-            a.lr_min.to_string(),
-            lr_min.map_or(a.lr_min.to_string(), |x| x.to_string()),
-        ),
-        (
-            "beta1",
-            "--beta1",
-            a.beta1.to_string(),
-            c.optim.beta1.to_string(),
-        ),
-        (
-            "beta2",
-            "--beta2",
-            a.beta2.to_string(),
-            c.optim.beta2.to_string(),
-        ),
-        (
-            "alpha",
-            "--alpha",
-            a.alpha.to_string(),
-            c.optim.alpha.to_string(),
-        ),
-        (
-            "momentum",
-            "--momentum",
-            a.momentum.to_string(),
-            c.optim.momentum.to_string(),
-        ),
-        ("eps", "--eps", a.eps.to_string(), c.optim.eps.to_string()),
-        ("std", "--std", a.std.to_string(), rec.std.to_string()),
-        (
-            "clip",
-            "--clip",
-            a.clip.to_string(),
-            c.clip.value.unwrap_or(0.0).to_string(),
-        ),
-        (
-            "clip_mode",
-            "--clip-mode",
-            format!("{:?}", a.clip_mode).to_lowercase(),
-            format!("{:?}", c.clip.mode).to_lowercase(),
-        ),
-        (
-            "clip_embedding",
-            "--clip-embedding",
-            a.clip_embedding.to_string(),
-            c.clip.embedding.to_string(),
-        ),
-        ("seed", "--seed", a.seed.to_string(), c.seed.to_string()),
-        (
-            "val_frac",
-            "--val-frac",
-            a.val_frac.to_string(),
-            rec.val_frac.to_string(),
-        ),
-        (
-            "keep_cr",
-            "--keep-cr",
-            a.keep_cr.to_string(),
-            rec.keep_cr.to_string(),
-        ),
-    ];
-    for (id, flag, want, have) in checks {
-        if was_given(given, id) && want != have {
-            return Err(Error::Config(format!(
-                "{flag} {want} differs from the resumed run's {have} ({}): drop {flag} to continue that run, or start a new one from its weights with --init-from",
-                file.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Why the loop stopped.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Stop {
-    Done,
-    Interrupted,
-    OutOfTime,
-}
-
-/// Everything the loop needs besides the trainer.
-struct Session<'a> {
-    rec: RunRecord,
-    vocab: &'a Vocab,
-    /// The run's hyperparameters as metadata (what plain model files always had).
-    meta: BTreeMap<String, String>,
-    started: Instant,
-    /// The last checkpoint written or resumed from: intact if training diverges.
-    last_ckpt: Option<PathBuf>,
-    /// The step of the last checkpoint written.
-    ckpt_step: Option<u64>,
-}
-
-impl Session<'_> {
-    fn elapsed(&self) -> f64 {
-        self.rec.elapsed + self.started.elapsed().as_secs_f64()
-    }
-
-    /// Write a resumable checkpoint of `t` into the checkpoint directory, then rotate.
-    fn checkpoint<T: Real>(&mut self, t: &Trainer<T>, val: Option<EvalStats>) -> Result<PathBuf> {
-        let dir = self.rec.checkpoint_dir.clone();
-        checkpoints::ensure_dir(&dir)?;
-        let val = val.map(|v| v.nats_per_char());
-        let path = dir.join(checkpoints::name(t.step, val));
-        let mut rec = self.rec.clone();
-        rec.elapsed = self.elapsed();
-        let mut meta = self.meta.clone();
-        meta.insert("steps".into(), t.step.to_string());
-        meta.insert("smooth_loss".into(), t.smooth_loss.to_string());
-        if let Some(v) = val {
-            meta.insert("val_loss".into(), v.to_string());
-        }
-        meta.insert(
-            "train.run".into(),
-            serde_json::to_string(&rec).expect("records serialize"),
-        );
-        resume::save(&path, t, self.vocab, &meta)?;
-        checkpoints::rotate(&dir, t.step, self.rec.keep)?;
-        self.last_ckpt = Some(path.clone());
-        self.ckpt_step = Some(t.step);
-        Ok(path)
-    }
-}
-
 fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     check_flags(&a)?;
     // A resumed run takes its settings from the file; flags given now override the ones that
@@ -584,69 +345,9 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
         }
         None => None,
     };
-    let pick = |id: &str| was_given(given, id);
     let mut rec = match &resumed {
-        Some((_, _, saved)) => {
-            let mut rec = saved.clone();
-            if a.data.is_some() {
-                rec.data = a.data.clone();
-            }
-            if pick("steps") || pick("epochs") || pick("max_time") {
-                // New stopping rules replace the saved ones.
-                rec.steps = a.steps;
-                rec.epochs = a.epochs;
-            }
-            if pick("eval_every") {
-                rec.eval_every = a.eval_every;
-            }
-            if pick("out") {
-                rec.out = a.out.clone();
-            }
-            if a.metrics.is_some() {
-                rec.metrics = a.metrics.clone();
-            }
-            if pick("checkpoint_dir") {
-                rec.checkpoint_dir = a.checkpoint_dir.clone();
-            }
-            if pick("checkpoint_every") {
-                rec.checkpoint_every = a.checkpoint_every;
-            }
-            if pick("keep") {
-                rec.keep = a.keep;
-            }
-            if pick("print_every") {
-                rec.print_every = a.print_every;
-            }
-            if pick("sample_every") {
-                rec.sample_every = a.sample_every;
-            }
-            if pick("sample_len") {
-                rec.sample_len = a.sample_len;
-            }
-            rec
-        }
-        None => RunRecord {
-            data: a.data.clone(),
-            keep_cr: a.keep_cr,
-            val_frac: a.val_frac,
-            eval_every: a.eval_every,
-            steps: a
-                .steps
-                .or((a.epochs.is_none() && a.max_time.is_none()).then_some(50_000)),
-            epochs: a.epochs,
-            out: a.out.clone(),
-            metrics: a.metrics.clone(),
-            checkpoint_dir: a.checkpoint_dir.clone(),
-            checkpoint_every: a.checkpoint_every,
-            keep: a.keep,
-            print_every: a.print_every,
-            sample_every: a.sample_every,
-            sample_len: a.sample_len,
-            std: a.std,
-            corpus_chars: 0,
-            corpus_hash: 0,
-            elapsed: 0.0,
-        },
+        Some((_, _, saved)) => settings::merge(saved, &a, given),
+        None => settings::fresh(&a),
     };
     charrnn::fsutil::check_target(&rec.out)?;
     let new_cfg = match resumed {
@@ -738,7 +439,7 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
                 None => saved_threads,
             };
             let mut t = r.into_trainer(streams, threads)?;
-            if pick("lr") && a.lr != t.cfg.lr {
+            if was_given(given, "lr") && a.lr != t.cfg.lr {
                 if !(a.lr.is_finite() && a.lr > 0.0) {
                     return Err(Error::Config(format!(
                         "--lr must be a positive number, got {}",
@@ -752,6 +453,13 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
                     );
                 }
                 t.cfg.lr = a.lr;
+            }
+            if let (Schedule::Cosine { total: was, .. }, Some(now)) = (t.cfg.schedule, total) {
+                if was != now && !a.quiet {
+                    println!(
+                        "note: the cosine schedule keeps the run's length, {was} steps: the learning rate stays at --lr-min past it"
+                    );
+                }
             }
             if t.threads() != saved_threads && t.cfg.dropout > 0.0 && !a.quiet {
                 println!(
@@ -1082,18 +790,4 @@ fn new_model<T: Real>(
             Ok((init_model::<T>(config, a.std, a.seed)?, vocab))
         }
     }
-}
-
-/// The notebook's periodic sample: from a zero state, seeded by `first`, `n` characters.
-fn sample_text<T: Real>(
-    model: &charrnn::Model<T>,
-    vocab: &Vocab,
-    first: u32,
-    n: usize,
-    seed: u64,
-) -> String {
-    let mut sampler = Sampler::new(model, seed);
-    let mut text = String::with_capacity(n);
-    sampler.generate(&[first], n, |c| text.push(vocab.char(c)));
-    format!("----\n {text} \n----")
 }
