@@ -32,6 +32,17 @@ pub fn counts(ids: &Ids, vocab: usize) -> Vec<u64> {
 
 /// Fit on `ids[..split]`, score `ids[split..]` (see the module docs for the smoothing).
 ///
+/// ```
+/// use charrnn::{inspect, Vocab};
+///
+/// let text = "abcabcabcabcabcabcabcabcabcabc";
+/// let vocab = Vocab::from_text(text);
+/// let ids = vocab.encode(text).unwrap();
+/// let b = inspect::baselines(&ids, vocab.len(), 24);
+/// // "c" always follows "b": the bigram model knows, the unigram model does not.
+/// assert!(b.bigram < b.unigram && b.unigram <= b.uniform + 1e-12);
+/// ```
+///
 /// # Panics
 /// If `split` is 0 or not below `ids.len()`, or an id is not below `vocab`.
 pub fn baselines(ids: &Ids, vocab: usize, split: usize) -> Baselines {

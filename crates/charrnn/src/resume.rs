@@ -17,6 +17,27 @@
 //! RNG of each thread) and `train.config` (JSON: the [`TrainConfig`]). Callers may add their own
 //! `train.*` keys. PyTorch's strict `load_state_dict` rejects the extra tensors: drop the keys
 //! that start with `train.` first, or use a model-only file (`charrnn train --out`).
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use charrnn::{data::Streams, model::{CellKind, ModelConfig}, resume, train, Vocab};
+//!
+//! let text = "to be or not to be, that is the question. ".repeat(20);
+//! let vocab = Vocab::from_text(&text);
+//! let streams = Streams::new(vocab.encode(&text).unwrap(), 8, 2).unwrap();
+//! let config = ModelConfig { cell: CellKind::Lstm, vocab: vocab.len(), emb: 4, hidden: 8, layers: 1 };
+//! let cfg = train::TrainConfig { seq_len: 8, batch: 2, dropout: 0.1, ..Default::default() };
+//! let model = train::init_model::<f32>(config, 0.1, 1).unwrap();
+//! let mut a = train::Trainer::new(model, streams.clone(), cfg).unwrap();
+//! for _ in 0..10 {
+//!     a.train_step();
+//! }
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("ckpt.safetensors");
+//! resume::save(&path, &a, &vocab, &BTreeMap::new()).unwrap();
+//! let mut b = resume::load::<f32>(&path).unwrap().into_trainer(streams, 1).unwrap();
+//! assert_eq!(a.train_step().loss, b.train_step().loss);
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
