@@ -91,13 +91,10 @@ fn resume_path(text: &str) -> String {
         .to_string()
 }
 
-fn send(child: &Child, signal: &str) {
-    let ok = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {signal} failed");
+fn send(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) on the pid of a child this test spawned and has not waited for yet.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
 }
 
 /// Spawn `charrnn` and return once a stdout line contains `needle`.
@@ -362,15 +359,15 @@ fn resume_refuses_changed_settings_and_another_text() {
 
 #[test]
 fn sigint_writes_a_checkpoint_that_resumes() {
-    sigint_or_sigterm("-INT");
+    sigint_or_sigterm(libc::SIGINT);
 }
 
 #[test]
 fn sigterm_writes_a_checkpoint_that_resumes() {
-    sigint_or_sigterm("-TERM");
+    sigint_or_sigterm(libc::SIGTERM);
 }
 
-fn sigint_or_sigterm(signal: &str) {
+fn sigint_or_sigterm(signal: libc::c_int) {
     let f = Fixture::new();
     let args = [
         "train",
@@ -439,8 +436,8 @@ fn a_second_sigint_exits_at_once_and_damages_nothing() {
         "2",
     ];
     let (mut child, reader) = spawn_until(&f, &args, "iter 3,");
-    send(&child, "-INT");
-    send(&child, "-INT");
+    send(&child, libc::SIGINT);
+    send(&child, libc::SIGINT);
     let status = child.wait().unwrap();
     reader.join().unwrap();
     assert_eq!(status.code(), Some(130));
