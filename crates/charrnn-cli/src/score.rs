@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use charrnn::data::{self, ReadOptions};
+use charrnn::corpus::{self, LoadOptions, OnUnknown, Source};
 use charrnn::eval::evaluate;
 use charrnn::vocab::describe_chars;
 use charrnn::{checkpoint, Error, Real, Result};
@@ -49,19 +49,30 @@ fn run_typed<T: Real>(a: ScoreArgs) -> Result<()> {
         return Err(Error::Config("--seq-len must be at least 1".into()));
     }
     let ck = checkpoint::load::<T>(&a.model)?;
-    let mut text = data::read_text(&a.data, ReadOptions { keep_cr: a.keep_cr })?;
-    let unknown = ck.vocab.unknown(&text);
-    if !unknown.is_empty() {
-        if a.unknown == Unknown::Error {
-            return Err(Error::Vocab(format!(
-                "{} has characters not in the model's vocabulary: {}; pass --unknown skip to leave them out",
-                a.data.display(),
-                describe_chars(&unknown)
-            )));
-        }
-        text.retain(|c| ck.vocab.id(c).is_some());
+    // Streamed: the text is never held, only its ids.
+    let opts = LoadOptions {
+        keep_cr: a.keep_cr,
+        ..Default::default()
+    };
+    let src = Source::File(&a.data);
+    let counts = corpus::scan(src, &opts, |_| {})?;
+    let (unknown, _) = counts.unknown_to(&ck.vocab);
+    // A model trained with --max-vocab/--min-count has the unknown symbol: rare characters
+    // are scored as it, as they were trained.
+    let replace = ck.vocab.unknown_id().is_some();
+    if !unknown.is_empty() && a.unknown == Unknown::Error && !replace {
+        return Err(Error::Vocab(format!(
+            "{} has characters not in the model's vocabulary: {}; pass --unknown skip to leave them out",
+            a.data.display(),
+            describe_chars(&unknown)
+        )));
     }
-    let ids = ck.vocab.encode(&text)?;
+    let on_unknown = if replace {
+        OnUnknown::Replace
+    } else {
+        OnUnknown::Skip
+    };
+    let ids = corpus::encode(src, &opts, &ck.vocab, &counts, on_unknown, |_| {})?;
     if ids.len() < 2 {
         return Err(Error::Corpus {
             path: a.data.clone(),

@@ -22,6 +22,8 @@ use crate::model::{Layout, Model};
 use crate::real::Real;
 use crate::vocab::Vocab;
 
+mod validate;
+
 /// The checkpoint format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -122,7 +124,8 @@ pub fn save<T: Real>(
 
 /// Read a checkpoint, converting its tensors (f32 or f64) to `T`.
 ///
-/// Every failure names the file and what is wrong with it.
+/// Every failure names the file and what is wrong with it; see [`from_bytes`] for what is
+/// checked.
 pub fn load<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
     if path.is_dir() {
         return Err(Error::checkpoint(
@@ -130,7 +133,7 @@ pub fn load<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
             "is a directory: give a checkpoint file",
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let not_found = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::checkpoint(
                 path,
@@ -139,25 +142,51 @@ pub fn load<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
         } else {
             Error::io(path, "cannot read", e)
         }
-    })?;
+    };
+    // A device or a pipe could stream without end: only regular files are read whole.
+    let file_type = std::fs::metadata(path).map_err(not_found)?.file_type();
+    if !file_type.is_file() {
+        return Err(Error::checkpoint(
+            path,
+            "is not a regular file: give a checkpoint file",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(not_found)?;
     from_bytes(&bytes).map_err(|msg| Error::checkpoint(path, msg))
 }
 
 /// Parse checkpoint bytes; the error is a message without the file name.
+///
+/// The bytes may be hostile: this never panics, allocates at most twice the file's tensor
+/// data besides the parsed header, and rejects a truncated file, a header larger than the
+/// file or not a JSON object, tensor names no model has, shapes whose product overflows or
+/// that the file's bytes cannot hold, dtypes other than F32/F64, shapes or metadata that
+/// disagree with the model the tensors describe, NaN or infinite weights, a vocabulary with
+/// duplicates or entries that are not one character, and a `format_version` other than
+/// [`FORMAT_VERSION`] (named in the message).
 pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, String> {
+    validate::header(bytes)?;
     let bad = |e: safetensors::SafeTensorError| {
         format!("not a readable safetensors file ({e}): it may be truncated or of another format")
     };
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
-    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let (header_len, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = header.metadata().clone().unwrap_or_default();
     if let Some(v) = meta.get("format_version") {
         if v.parse::<u32>().ok() != Some(FORMAT_VERSION) {
             return Err(format!(
-                "checkpoint format version {v}, this build reads version {FORMAT_VERSION}: use the charrnn release that wrote it"
+                "checkpoint format version {}, this build reads version {FORMAT_VERSION}: use the charrnn release that wrote it",
+                validate::shorten(v)
             ));
         }
     }
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    // Training state (`train.*`, see `crate::resume`) rides along; only the model's are checked.
+    let names: Vec<&str> = st
+        .names()
+        .into_iter()
+        .filter(|n| !n.starts_with(TRAIN_PREFIX))
+        .collect();
+    validate::names(names.iter().copied())?;
     let vocab_json = meta
         .get("vocab")
         .ok_or("no \"vocab\" metadata: not a charrnn or notebook checkpoint")?;
@@ -170,12 +199,16 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
             (Some(c), None) => chars.push(c),
             _ => {
                 return Err(format!(
-                    "vocabulary entry {s:?} is not exactly one character"
+                    "vocabulary entry {:?} is not exactly one character",
+                    validate::shorten(s)
                 ))
             }
         }
     }
     let vocab = Vocab::from_chars(chars).map_err(|e| e.to_string())?;
+    if vocab.is_empty() {
+        return Err("the \"vocab\" metadata is empty".into());
+    }
 
     let shapes: Vec<(String, Vec<usize>)> = st
         .tensors()
@@ -194,12 +227,20 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
     if config.emb == 0 || config.hidden == 0 {
         return Err("a tensor has a zero dimension".into());
     }
-    if let Some(cell) = meta.get("cell") {
-        if cell != config.cell.name() {
+    // Every tensor the model needs must be in the file, so the file's data bounds the count;
+    // checked before `Layout::new` multiplies the dimensions.
+    let data_bytes = bytes.len() - 8 - header_len;
+    match validate::param_count(&config) {
+        Some(n) if n <= data_bytes / 4 => {}
+        _ => {
             return Err(format!(
-                "metadata says cell {cell} but the tensors are those of a {} model",
-                config.cell.name()
-            ));
+                "the tensor shapes describe a {} model (vocabulary {}, embedding {}, hidden {}, {} layers) larger than the file's {data_bytes} bytes of data: the header is corrupt",
+                config.cell.name(),
+                config.vocab,
+                config.emb,
+                config.hidden,
+                config.layers
+            ))
         }
     }
     let layout = Layout::new(config);
@@ -213,6 +254,8 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
         }
     }
     let mut w = vec![T::zero(); layout.len];
+    // The one dtype of the model's tensors ("f32" or "f64"), or "mixed".
+    let mut dtype = None;
     for spec in &layout.tensors {
         let view = st
             .tensor(&spec.name)
@@ -227,6 +270,16 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
         }
         let dst = &mut w[spec.range.clone()];
         let data = view.data();
+        let name = match view.dtype() {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+            _ => "",
+        };
+        dtype = match dtype {
+            None => Some(name),
+            Some(d) if d == name => Some(d),
+            Some(_) => Some("mixed"),
+        };
         match view.dtype() {
             Dtype::F32 => {
                 for (d, b) in dst.iter_mut().zip(data.chunks_exact(4)) {
@@ -247,11 +300,14 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
         }
         if dst.iter().any(|x| !x.is_finite()) {
             return Err(format!(
-                "tensor {} holds NaN or infinite values: the run that wrote it diverged",
-                spec.name
+                "tensor {} holds NaN or infinite values (or values too large for {}): the run that wrote it diverged",
+                spec.name,
+                T::NAME
             ));
         }
     }
+    // Last, so that a tensor of the wrong shape is named as such first.
+    validate::meta_agrees(&meta, &config, dtype)?;
     Ok(Checkpoint {
         model: Model { layout, w },
         vocab,

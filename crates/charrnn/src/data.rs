@@ -18,6 +18,9 @@ pub struct ReadOptions {
 
 /// Read a UTF-8 text file, turning `\r\n` and `\r` into `\n` unless `opts.keep_cr`.
 ///
+/// This holds the whole text; to train on a large file, [`crate::corpus::load`] streams it
+/// into ids instead.
+///
 /// Fails with a message naming the problem for a missing file, a directory, an empty file or
 /// invalid UTF-8 (with the byte offset).
 pub fn read_text(path: &Path, opts: ReadOptions) -> Result<String> {
@@ -188,12 +191,15 @@ impl Cursor {
     }
 }
 
-/// Read, build the vocabulary of, and encode a corpus file.
+/// Read, build the vocabulary of, and encode a corpus file, in bounded memory (see
+/// [`crate::corpus::load`], which also takes vocabulary options and reports progress).
 pub fn load_corpus(path: &Path, opts: ReadOptions) -> Result<(Vocab, Ids)> {
-    let text = read_text(path, opts)?;
-    let vocab = Vocab::from_text(&text);
-    let ids = vocab.encode(&text)?;
-    Ok((vocab, ids))
+    let opts = crate::corpus::LoadOptions {
+        keep_cr: opts.keep_cr,
+        ..Default::default()
+    };
+    let c = crate::corpus::load(path, &opts, |_| {})?;
+    Ok((c.vocab, c.ids))
 }
 
 #[cfg(test)]

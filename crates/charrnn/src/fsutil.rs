@@ -1,4 +1,5 @@
-//! Writing files so that a crash never leaves a half-written one: temp file, fsync, rename.
+//! Writing files so that a crash never leaves a half-written one (temp file, fsync, rename),
+//! and locking a directory so that two runs never write into it at once.
 
 use std::io::Write;
 use std::path::Path;
@@ -51,4 +52,127 @@ pub fn check_target(path: &Path) -> Result<&Path> {
         )));
     }
     Ok(dir)
+}
+
+/// An exclusive claim on a directory, so that two runs never write checkpoints into the same
+/// one: an OS file lock (`flock`) on `DIR/.charrnn.lock`, released when the value is dropped
+/// or the process dies, even by `SIGKILL` (so a crashed run never leaves a stale lock).
+///
+/// ```
+/// use charrnn::fsutil::DirLock;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let lock = DirLock::acquire(dir.path()).unwrap();
+/// let err = DirLock::acquire(dir.path()).unwrap_err().to_string();
+/// assert!(err.contains("another charrnn run"), "{err}");
+/// drop(lock);
+/// DirLock::acquire(dir.path()).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl DirLock {
+    /// The name of the lock file inside a locked directory.
+    pub const FILE_NAME: &'static str = ".charrnn.lock";
+
+    /// Lock `dir` (which must exist) or fail at once, naming the process that holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        if !dir.is_dir() {
+            return Err(Error::Config(format!(
+                "{}: not a directory: create it first or choose another",
+                dir.display()
+            )));
+        }
+        let path = dir.join(Self::FILE_NAME);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, "cannot create the lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another charrnn run".to_string()
+                } else {
+                    format!("another charrnn run (process {holder})")
+                };
+                return Err(Error::Config(format!(
+                    "{}: {who} is writing checkpoints here: wait for it to finish or choose another directory",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, "cannot lock", e)),
+        }
+        // Who holds it, for the message a second run prints.
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(DirLock { _file: file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locked_directory_refuses_a_second_claim_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = DirLock::acquire(dir.path()).unwrap();
+        let err = DirLock::acquire(dir.path()).unwrap_err().to_string();
+        let pid = std::process::id().to_string();
+        assert!(err.contains(&format!("(process {pid})")), "{err}");
+        assert!(err.contains("choose another directory"), "{err}");
+        drop(lock);
+        let _again = DirLock::acquire(dir.path()).unwrap();
+        let missing = dir.path().join("nope");
+        assert!(DirLock::acquire(&missing).is_err());
+    }
+
+    /// A holder killed with SIGKILL leaves no stale lock: `flock(1)` takes the same kind of
+    /// lock (`flock(2)`) as `DirLock`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_holder_leaves_no_stale_lock() {
+        use std::process::Command;
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(DirLock::FILE_NAME);
+        if Command::new("flock").arg("--version").output().is_err() {
+            return; // no flock(1) here
+        }
+        // One process holding the lock: the shell locks fd 9, then becomes `sleep`.
+        let mut child = Command::new("sh")
+            .args(["-c", r#"exec 9>"$1" && flock 9 && exec sleep 30"#, "sh"])
+            .arg(&file)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while DirLock::acquire(dir.path()).is_ok() {
+            assert!(Instant::now() < deadline, "flock(1) never took the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The kernel drops the lock with the process; allow it a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while DirLock::acquire(dir.path()).is_err() {
+            assert!(Instant::now() < deadline, "the lock outlived its holder");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }

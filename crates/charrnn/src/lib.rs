@@ -20,6 +20,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod corpus;
 pub mod data;
 pub mod error;
 pub mod eval;
