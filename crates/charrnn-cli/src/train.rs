@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use charrnn::data::{self, ReadOptions, Streams};
+use charrnn::corpus::{self, LoadOptions, OnUnknown, Source};
+use charrnn::data::Streams;
 use charrnn::eval::{evaluate, EvalStats};
 use charrnn::model::{CellKind, ModelConfig};
 use charrnn::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
 use charrnn::train::{init_model, TrainConfig, Trainer};
+use charrnn::vocab::{CharCounts, VocabOptions, UNKNOWN};
 use charrnn::{checkpoint, resume};
 use charrnn::{Error, Real, Result, Vocab};
 use clap::{ArgMatches, Args, ValueEnum};
@@ -25,7 +27,7 @@ mod session;
 mod settings;
 
 use session::{sample_text, Session, Stop};
-use settings::{check_resume_flags, fingerprint, was_given, RunRecord};
+use settings::{check_resume_flags, was_given, RunRecord};
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,6 +71,13 @@ pub struct TrainArgs {
     /// Keep `\r\n` and lone `\r` as they are (by default they become `\n`, as Python reads text)
     #[arg(long)]
     pub keep_cr: bool,
+    /// Keep only the N most frequent characters (the unknown symbol U+FFFD included); the
+    /// rest are mapped to U+FFFD. New models only: a checkpoint brings its vocabulary
+    #[arg(long, value_name = "N")]
+    pub max_vocab: Option<usize>,
+    /// Map characters seen fewer than C times to the unknown symbol U+FFFD. New models only
+    #[arg(long, value_name = "C")]
+    pub min_count: Option<u64>,
     /// Recurrent cell [default: rnn]
     #[arg(long, value_enum)]
     pub cell: Option<Cell>,
@@ -354,6 +363,17 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
         None => Some(train_config(&a)?),
         Some(_) => None,
     };
+    // One run at a time writes into a checkpoint directory (the lock dies with the process).
+    // A run that checkpoints creates its directory now; any run that may write into an
+    // existing one (Ctrl-C, --max-time) locks it.
+    if rec.checkpoint_every > 0 {
+        checkpoints::ensure_dir(&rec.checkpoint_dir)?;
+    }
+    let _dir_lock = if rec.checkpoint_dir.is_dir() {
+        Some(charrnn::fsutil::DirLock::acquire(&rec.checkpoint_dir)?)
+    } else {
+        None
+    };
     if resumed.is_none() {
         if let Some(e) = checkpoints::list(&rec.checkpoint_dir)?.last() {
             return Err(Error::Config(format!(
@@ -364,24 +384,25 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
             )));
         }
     }
-    let text = match &rec.data {
-        Some(path) => data::read_text(
-            path,
-            ReadOptions {
-                keep_cr: rec.keep_cr,
-            },
-        )?,
-        None if rec.keep_cr => builtin::TEXT.to_string(),
-        None => data::universal_newlines(builtin::TEXT.to_string()),
+    // Two streaming passes over the file (count, then encode): the text is never held whole,
+    // only its ids, so a corpus trains in about its own size of memory.
+    let load = LoadOptions {
+        keep_cr: rec.keep_cr,
+        ..LoadOptions::default()
     };
+    let src = match &rec.data {
+        Some(path) => Source::File(path),
+        None => Source::text(builtin::TEXT),
+    };
+    let counts = corpus::scan(src, &load, |_| {})?;
     let source = rec
         .data
         .as_ref()
         .map_or("the built-in corpus".to_string(), |p| {
             p.display().to_string()
         });
-    let chars = text.chars().count() as u64;
-    let hash = fingerprint(&text);
+    let chars = counts.total();
+    let hash = counts.fingerprint();
     if let Some((path, _, saved)) = &resumed {
         if (saved.corpus_chars, saved.corpus_hash) != (chars, hash) {
             return Err(Error::Config(format!(
@@ -399,12 +420,16 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
             (None, vocab, Some((path, r)))
         }
         None => {
-            let (model, vocab) = new_model::<T>(&a, &text, &source)?;
+            let (model, vocab) = new_model::<T>(&a, &counts, &source)?;
             (Some(model), vocab, None)
         }
     };
-    let ids = vocab.encode(&text)?;
-    drop(text);
+    let unknown = if vocab.id(UNKNOWN).is_some() {
+        OnUnknown::Replace
+    } else {
+        OnUnknown::Error
+    };
+    let ids = corpus::encode(src, &load, &vocab, &counts, unknown, |_| {})?;
     let n_chars = ids.len();
     let n_val = (n_chars as f64 * rec.val_frac) as usize;
     let (train_ids, val_ids) = ids.split_at(n_chars - n_val);
@@ -735,7 +760,7 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
 /// A new run's model and vocabulary: from `--init-from`, or initialised from the seed.
 fn new_model<T: Real>(
     a: &TrainArgs,
-    text: &str,
+    counts: &CharCounts,
     source: &str,
 ) -> Result<(charrnn::Model<T>, Vocab)> {
     match &a.init_from {
@@ -768,7 +793,15 @@ fn new_model<T: Real>(
                     )));
                 }
             }
-            let unknown = ck.vocab.unknown(text);
+            let unknown: Vec<char> = if ck.vocab.id(UNKNOWN).is_some() {
+                Vec::new()
+            } else {
+                let all = counts.sorted();
+                all.into_iter()
+                    .map(|(c, _)| c)
+                    .filter(|&c| ck.vocab.id(c).is_none())
+                    .collect()
+            };
             if !unknown.is_empty() {
                 return Err(Error::Vocab(format!(
                     "{source} has characters that {} does not know: {}; train a new model without --init-from",
@@ -779,7 +812,11 @@ fn new_model<T: Real>(
             Ok((ck.model, ck.vocab))
         }
         None => {
-            let vocab = Vocab::from_text(text);
+            let opts = VocabOptions {
+                max_vocab: a.max_vocab,
+                min_count: a.min_count,
+            };
+            let vocab = Vocab::from_counts(counts, opts)?;
             let config = ModelConfig {
                 cell: cell_kind(a.cell.unwrap_or(Cell::Rnn)),
                 vocab: vocab.len(),

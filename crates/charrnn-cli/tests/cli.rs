@@ -617,3 +617,68 @@ fn checkpoint_whose_tensors_do_not_match_its_declared_cell() {
         &["liar.safetensors", "cell lstm"],
     );
 }
+
+#[test]
+fn max_vocab_maps_rare_characters_to_the_unknown_symbol() {
+    let f = Fixture::new();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--steps",
+        "5",
+        "--seq-len",
+        "8",
+        "--batch",
+        "2",
+        "--max-vocab",
+        "12",
+        "--sample-every",
+        "0",
+        "--out",
+        "small.safetensors",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("vocabulary 12;"), "{}", stdout(&o));
+    let bytes = std::fs::read(f.path("small.safetensors")).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let vocab: Vec<String> =
+        serde_json::from_str(&header.metadata().clone().unwrap()["vocab"]).unwrap();
+    assert_eq!(vocab.len(), 12);
+    assert!(vocab.iter().any(|c| c == "\u{FFFD}"), "{vocab:?}");
+    // Scoring any text with it works: unknown characters become the unknown symbol.
+    let s = f.run(&[
+        "score",
+        "--model",
+        "small.safetensors",
+        "--data",
+        "corpus.txt",
+        "--json",
+    ]);
+    assert!(s.status.success(), "{}", stderr(&s));
+    assert_bad(
+        &f.run(&["train", "--data", "corpus.txt", "--max-vocab", "1"]),
+        &["--max-vocab"],
+    );
+}
+
+#[test]
+fn a_second_run_on_a_locked_checkpoint_directory_refuses() {
+    let f = Fixture::new();
+    std::fs::create_dir(f.path("ck")).unwrap();
+    let _held = charrnn::fsutil::DirLock::acquire(&f.path("ck")).unwrap();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--steps",
+        "5",
+        "--seq-len",
+        "8",
+        "--batch",
+        "2",
+        "--checkpoint-dir",
+        "ck",
+    ]);
+    assert_bad(&o, &["ck", "another charrnn run"]);
+}

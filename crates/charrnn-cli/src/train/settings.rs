@@ -113,13 +113,6 @@ pub fn was_given(m: &ArgMatches, id: &str) -> bool {
     m.value_source(id) == Some(ValueSource::CommandLine)
 }
 
-/// FNV-1a of the text, to recognise it on resume.
-pub fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// Refuse flags that would change a resumed run (other than `--lr`), naming the saved value.
 pub fn check_resume_flags<T: Real>(
     a: &TrainArgs,
