@@ -793,14 +793,10 @@ fn new_model<T: Real>(
                     )));
                 }
             }
-            let unknown: Vec<char> = if ck.vocab.id(UNKNOWN).is_some() {
+            let unknown = if ck.vocab.id(UNKNOWN).is_some() {
                 Vec::new()
             } else {
-                let all = counts.sorted();
-                all.into_iter()
-                    .map(|(c, _)| c)
-                    .filter(|&c| ck.vocab.id(c).is_none())
-                    .collect()
+                counts.unknown_to(&ck.vocab).0
             };
             if !unknown.is_empty() {
                 return Err(Error::Vocab(format!(
