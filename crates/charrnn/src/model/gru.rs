@@ -18,7 +18,7 @@
 //! gh `[B, 3H]` (one step's recurrent part, scratch); dh `[T*B, H]`; dgi and dgh `[T*B, 3H]`;
 //! dh_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, add_row_bias, gemm, gemm_packed, MatMut, MatRef, Packed};
+use crate::kernels::{add_row_bias, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
@@ -220,30 +220,6 @@ pub(crate) fn backward<T: Real>(
             );
         }
     }
-    let dgh_m = MatRef::new(dgh, tb, g3);
-    gemm(
-        T::one(),
-        dgh_m.t(),
-        MatRef::new(&s.h[..tb * hid], tb, hid),
-        T::one(),
-        MatMut::new(&mut g[l.whh.clone()], g3, hid),
-    );
-    add_col_sums(&mut g[l.bhh.clone().expect("a gru layer has bias_hh")], dgh);
-    let dgi_m = MatRef::new(dgi, tb, g3);
-    add_col_sums(&mut g[l.bih.clone()], dgi);
-    gemm(
-        T::one(),
-        dgi_m.t(),
-        x,
-        T::one(),
-        MatMut::new(&mut g[l.wih.clone()], g3, l.input),
-    );
-    let wih = MatRef::new(&w[l.wih.clone()], g3, l.input);
-    gemm(
-        T::one(),
-        dgi_m,
-        wih,
-        T::zero(),
-        MatMut::new(dx, tb, l.input),
-    );
+    super::recurrent_grads(g, l, &s.h, dgh);
+    super::input_grads(w, g, l, x, dgi, Some(dx));
 }

@@ -16,7 +16,7 @@
 //! block 0 the carried state; gates `[T*B, 4H]` (the activated i, f, g, o); tanh_c `[T*B, H]`;
 //! dh `[T*B, H]`; da `[T*B, 4H]`; dh_next and dc_next `[B, H]`.
 
-use crate::kernels::{add_col_sums, add_row_bias2, gemm, gemm_packed, MatMut, MatRef, Packed};
+use crate::kernels::{add_row_bias2, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
 use crate::real::Real;
@@ -207,26 +207,6 @@ pub(crate) fn backward<T: Real>(
             );
         }
     }
-    let da_m = MatRef::new(da, tb, g4);
-    gemm(
-        T::one(),
-        da_m.t(),
-        MatRef::new(&s.h[..tb * hid], tb, hid),
-        T::one(),
-        MatMut::new(&mut g[l.whh.clone()], g4, hid),
-    );
-    add_col_sums(&mut g[l.bih.clone()], da);
-    add_col_sums(
-        &mut g[l.bhh.clone().expect("an lstm layer has bias_hh")],
-        da,
-    );
-    gemm(
-        T::one(),
-        da_m.t(),
-        x,
-        T::one(),
-        MatMut::new(&mut g[l.wih.clone()], g4, l.input),
-    );
-    let wih = MatRef::new(&w[l.wih.clone()], g4, l.input);
-    gemm(T::one(), da_m, wih, T::zero(), MatMut::new(dx, tb, l.input));
+    super::recurrent_grads(g, l, &s.h, da);
+    super::input_grads(w, g, l, x, da, Some(dx));
 }

@@ -330,6 +330,56 @@ impl<T: Real> Model<T> {
     }
 }
 
+/// The part of a layer's backward pass every cell shares, on the recurrent side:
+/// `dW_hh += d^T h_prev` and `db_hh += sum_rows d`, for `d` (`[T*B, G*H]`) the gradient at the
+/// recurrent pre-activations and `h_prev` (`[T*B, H]`) the states they were computed from.
+pub(crate) fn recurrent_grads<T: Real>(g: &mut [T], l: &LayerLayout, h_prev: &[T], d: &[T]) {
+    let (hid, gh) = (l.hidden, l.whh.len() / l.hidden);
+    let tb = d.len() / gh;
+    gemm(
+        T::one(),
+        MatRef::new(d, tb, gh).t(),
+        MatRef::new(&h_prev[..tb * hid], tb, hid),
+        T::one(),
+        MatMut::new(&mut g[l.whh.clone()], gh, hid),
+    );
+    if let Some(r) = &l.bhh {
+        crate::kernels::add_col_sums(&mut g[r.clone()], d);
+    }
+}
+
+/// The input side: `dW_ih += d^T x`, `db_ih += sum_rows d`, and, when asked, `dx = d W_ih`
+/// (`[T*B, In]`), for `d` (`[T*B, G*H]`) the gradient at the input pre-activations.
+pub(crate) fn input_grads<T: Real>(
+    w: &[T],
+    g: &mut [T],
+    l: &LayerLayout,
+    x: MatRef<T>,
+    d: &[T],
+    dx: Option<&mut [T]>,
+) {
+    let gh = l.wih.len() / l.input;
+    let d = MatRef::new(d, x.rows, gh);
+    crate::kernels::add_col_sums(&mut g[l.bih.clone()], &d.data[..x.rows * gh]);
+    gemm(
+        T::one(),
+        d.t(),
+        x,
+        T::one(),
+        MatMut::new(&mut g[l.wih.clone()], gh, l.input),
+    );
+    if let Some(dx) = dx {
+        let wih = MatRef::new(&w[l.wih.clone()], gh, l.input);
+        gemm(
+            T::one(),
+            d,
+            wih,
+            T::zero(),
+            MatMut::new(dx, x.rows, l.input),
+        );
+    }
+}
+
 /// `dst[j, i] = src[i, j]` for a row-major `rows x cols` `src`, in 16 x 16 tiles.
 fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     const TILE: usize = 16;

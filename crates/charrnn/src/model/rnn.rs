@@ -8,7 +8,7 @@
 //! Shapes (time-major rows, row `t * B + b`): x `[T*B, In]`, h `[(T+1)*B, H]` with block 0 the
 //! carried state `h_{-1}`, dh and da `[T*B, H]`.
 
-use crate::kernels::{add_col_sums, gemm, gemm_packed, MatMut, MatRef, Packed};
+use crate::kernels::{gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::real::Real;
 
@@ -109,27 +109,6 @@ pub(crate) fn backward<T: Real>(
             );
         }
     }
-    let da_m = MatRef::new(da, tb, hid);
-    gemm(
-        T::one(),
-        da_m.t(),
-        MatRef::new(&h[..tb * hid], tb, hid),
-        T::one(),
-        MatMut::new(&mut g[l.whh.clone()], hid, hid),
-    );
-    add_col_sums(&mut g[l.bih.clone()], da);
-    if let Some(r) = &l.bhh {
-        add_col_sums(&mut g[r.clone()], da);
-    }
-    gemm(
-        T::one(),
-        da_m.t(),
-        x,
-        T::one(),
-        MatMut::new(&mut g[l.wih.clone()], hid, l.input),
-    );
-    if let Some(dx) = dx {
-        let wih = MatRef::new(&w[l.wih.clone()], hid, l.input);
-        gemm(T::one(), da_m, wih, T::zero(), MatMut::new(dx, tb, l.input));
-    }
+    super::recurrent_grads(g, l, h, da);
+    super::input_grads(w, g, l, x, da, dx);
 }
