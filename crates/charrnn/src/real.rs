@@ -127,6 +127,19 @@ pub trait Real:
     /// `1 / (1 + e^{-x})` as the kernels compute it.
     fn sigmoid_k(self) -> Self;
 
+    /// The sum of 16 values by halving (`a[i] + a[i + 8]`, then 4, 2, 1); f32 on AVX-512 adds
+    /// them inside one register, the same tree.
+    #[inline(always)]
+    fn sum16(a: &[Self; 16]) -> Self {
+        crate::kernels::fold_halving(*a, |x, y| x + y)
+    }
+
+    /// The largest of 16 values (of two equal, either); see [`Real::sum16`].
+    #[inline(always)]
+    fn max16(a: &[Self; 16]) -> Self {
+        crate::kernels::fold_halving(*a, |x, y| if x > y { x } else { y })
+    }
+
     /// Little-endian bytes of one value.
     fn write_le(self, out: &mut Vec<u8>);
     /// Convert from f64 (rounding for f32).
@@ -236,6 +249,22 @@ impl Real for f32 {
     #[inline(always)]
     fn sigmoid_k(self) -> f32 {
         crate::kernels::math::sigmoid_f32(self)
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[inline(always)]
+    fn sum16(a: &[f32; 16]) -> f32 {
+        use std::arch::x86_64::{_mm512_loadu_ps, _mm512_reduce_add_ps};
+        // SAFETY: the target has AVX-512F (checked at compile time) and `a` is 16 f32s.
+        unsafe { _mm512_reduce_add_ps(_mm512_loadu_ps(a.as_ptr())) }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[inline(always)]
+    fn max16(a: &[f32; 16]) -> f32 {
+        use std::arch::x86_64::{_mm512_loadu_ps, _mm512_reduce_max_ps};
+        // SAFETY: as in `sum16`.
+        unsafe { _mm512_reduce_max_ps(_mm512_loadu_ps(a.as_ptr())) }
     }
 }
 

@@ -38,7 +38,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::{Error, Result};
-use crate::model::{Model, Workspace};
+use crate::model::{Model, Stepper, Workspace};
 use crate::real::Real;
 
 /// How the next character is chosen from the model's distribution.
@@ -93,13 +93,12 @@ impl SampleConfig {
 /// after a prime of `m` cost `m + n - 1` model steps.
 pub struct Sampler<'a, T> {
     model: &'a Model<T>,
-    ws: Workspace<T>,
+    engine: Engine<T>,
     rng: Xoshiro256PlusPlus,
     config: SampleConfig,
     fresh: bool,
     /// Drawn but not yet fed.
     pending: Option<u32>,
-    input: [u32; 1],
     /// `[V]` the distribution the last character was drawn from.
     dist: Vec<f64>,
     /// `[V]` ids, scratch for sorting.
@@ -113,14 +112,18 @@ impl<'a, T: Real> Sampler<'a, T> {
     /// with `seed`.
     pub fn new(model: &'a Model<T>, seed: u64) -> Self {
         let v = model.config().vocab;
+        let engine = if T::FAST {
+            Engine::Step(Box::new(Stepper::new(model)))
+        } else {
+            Engine::Chunk(Box::new(frozen_workspace(model, 1, 1)))
+        };
         Sampler {
-            ws: frozen_workspace(model, 1, 1),
+            engine,
             model,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             config: SampleConfig::default(),
             fresh: true,
             pending: None,
-            input: [0],
             dist: vec![0.0; v],
             order: (0..v as u32).collect(),
             dist_stale: false,
@@ -156,14 +159,23 @@ impl<'a, T: Real> Sampler<'a, T> {
     }
 
     fn step(&mut self, id: u32) {
-        if self.fresh {
-            self.ws.reset_state();
-            self.fresh = false;
-        } else {
-            self.ws.carry_state();
+        let fresh = std::mem::replace(&mut self.fresh, false);
+        match &mut self.engine {
+            Engine::Step(s) => {
+                if fresh {
+                    s.reset();
+                }
+                s.step(id);
+            }
+            Engine::Chunk(ws) => {
+                if fresh {
+                    ws.reset_state();
+                } else {
+                    ws.carry_state();
+                }
+                self.model.forward(ws, &[id], None);
+            }
         }
-        self.input[0] = id;
-        self.model.forward(&mut self.ws, &self.input, None);
     }
 
     /// Zero the state and warm it over every character of `prime`: the next
@@ -185,7 +197,7 @@ impl<'a, T: Real> Sampler<'a, T> {
     /// The model's distribution (temperature 1, unfiltered) that the next character is drawn
     /// from, or that the last one was drawn from if it is not fed yet.
     pub fn probs(&self) -> &[T] {
-        &self.ws.probs
+        self.engine.probs()
     }
 
     /// `[V]` the distribution the last character was drawn from: [`Sampler::probs`] after the
@@ -194,7 +206,7 @@ impl<'a, T: Real> Sampler<'a, T> {
     pub fn last_distribution(&mut self) -> &[f64] {
         if self.dist_stale {
             shape_distribution(
-                &self.ws.probs,
+                self.engine.probs(),
                 &self.config,
                 &mut self.dist,
                 &mut self.order,
@@ -211,17 +223,16 @@ impl<'a, T: Real> Sampler<'a, T> {
             // Plain sampling draws from the model's distribution as it is.
             self.dist_stale = true;
             let u: f64 = self.rng.random();
-            return draw_from(&self.ws.probs, u);
+            return match &self.engine {
+                Engine::Step(s) => s.draw(u),
+                Engine::Chunk(ws) => draw_from(&ws.probs, u),
+            };
         }
         self.dist_stale = false;
-        shape_distribution(
-            &self.ws.probs,
-            &self.config,
-            &mut self.dist,
-            &mut self.order,
-        );
+        let p = self.engine.probs();
+        shape_distribution(p, &self.config, &mut self.dist, &mut self.order);
         if self.config.argmax {
-            return argmax(&self.ws.probs);
+            return argmax(p);
         }
         let u: f64 = self.rng.random();
         draw_from(&self.dist, u)
@@ -275,6 +286,22 @@ impl<'a, T: Real> Sampler<'a, T> {
             }
         }
         n
+    }
+}
+
+/// How a [`Sampler`] runs the model: f32 takes the batch-1 [`Stepper`]; f64 the chunk forward
+/// pass (batch 1, one step), so its probabilities are those of the notebook's arithmetic.
+enum Engine<T> {
+    Step(Box<Stepper<T>>),
+    Chunk(Box<Workspace<T>>),
+}
+
+impl<T: Real> Engine<T> {
+    fn probs(&self) -> &[T] {
+        match self {
+            Engine::Step(s) => s.probs(),
+            Engine::Chunk(ws) => &ws.probs,
+        }
     }
 }
 

@@ -316,6 +316,113 @@ pub fn add_row_bias2<T: Real>(x: &mut [T], b1: &[T], b2: &[T]) {
     }
 }
 
+/// `op` folded over 16 values by halving: `a[i] op a[i + w]` for w = 8, 4, 2, 1.
+#[inline(always)]
+pub fn fold_halving<T: Copy>(mut a: [T; 16], op: impl Fn(T, T) -> T) -> T {
+    let mut w = 8;
+    while w > 0 {
+        for i in 0..w {
+            a[i] = op(a[i], a[i + w]);
+        }
+        w /= 2;
+    }
+    a[0]
+}
+
+/// Columns per block of [`matvec_acc`]: one 512-bit vector of f32.
+pub const MATVEC_LANES: usize = 16;
+
+/// `a * b + c`, fused where the CPU has FMA (a library call would be slower than two ops).
+#[inline(always)]
+fn fma<T: Real>(a: T, b: T, c: T) -> T {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `y[j] += sum_k x[k] w[k, j]` for a row-major `x.len() x y.len()` matrix `w`: the product of
+/// one row with a transposed weight matrix, for batch-1 steps (sampling).
+///
+/// The columns go in blocks of up to eight vectors, each block one pass over `k` with a
+/// running sum per vector; narrow blocks split `k` into two or four interleaved sums, so at
+/// least four independent FMA chains are always in flight.
+///
+/// # Panics
+/// If `y.len()` is not a multiple of [`MATVEC_LANES`] or `w` is not `x.len() * y.len()` long.
+#[inline]
+pub fn matvec_acc<T: Real>(x: &[T], w: &[T], y: &mut [T]) {
+    let (k, n) = (x.len(), y.len());
+    assert_eq!(
+        n % MATVEC_LANES,
+        0,
+        "matvec_acc needs whole blocks of columns"
+    );
+    assert_eq!(w.len(), k * n, "matvec_acc: weights of another shape");
+    let mut j = 0;
+    while n - j >= 8 * MATVEC_LANES {
+        matvec_block::<T, 8, 1>(x, w, y, j);
+        j += 8 * MATVEC_LANES;
+    }
+    match (n - j) / MATVEC_LANES {
+        0 => {}
+        1 => matvec_block::<T, 1, 4>(x, w, y, j),
+        2 => matvec_block::<T, 2, 4>(x, w, y, j),
+        3 => matvec_block::<T, 3, 2>(x, w, y, j),
+        4 => matvec_block::<T, 4, 1>(x, w, y, j),
+        5 => matvec_block::<T, 5, 2>(x, w, y, j),
+        6 => matvec_block::<T, 6, 1>(x, w, y, j),
+        _ => matvec_block::<T, 7, 1>(x, w, y, j),
+    }
+}
+
+/// Columns `j .. j + NV * MATVEC_LANES` of [`matvec_acc`], with `P` interleaved sums over `k`.
+#[inline(always)]
+fn matvec_block<T: Real, const NV: usize, const P: usize>(x: &[T], w: &[T], y: &mut [T], j: usize) {
+    const L: usize = MATVEC_LANES;
+    let (k, n) = (x.len(), y.len());
+    assert!(j + NV * L <= n && w.len() == k * n);
+    let mut acc = [[[T::zero(); L]; NV]; P];
+    let whole = k / P * P;
+    let wp = w.as_ptr();
+    for k0 in (0..whole).step_by(P) {
+        for (p, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: k0 + p < k, and the row's block (NV * L from (k0 + p) * n + j) lies
+            // inside `w`, checked above.
+            let (xv, row) = unsafe {
+                (
+                    *x.get_unchecked(k0 + p),
+                    std::slice::from_raw_parts(wp.add((k0 + p) * n + j), NV * L),
+                )
+            };
+            for v in 0..NV {
+                for l in 0..L {
+                    acc[v][l] = fma(xv, row[v * L + l], acc[v][l]);
+                }
+            }
+        }
+    }
+    for kk in whole..k {
+        let row = &w[kk * n + j..][..NV * L];
+        for v in 0..NV {
+            for l in 0..L {
+                acc[0][v][l] = fma(x[kk], row[v * L + l], acc[0][v][l]);
+            }
+        }
+    }
+    let out = &mut y[j..j + NV * L];
+    for v in 0..NV {
+        for l in 0..L {
+            let mut s = acc[0][v][l];
+            for a in &acc[1..] {
+                s += a[v][l];
+            }
+            out[v * L + l] += s;
+        }
+    }
+}
+
 /// Sum of `x`, in eight running partial sums (so it vectorizes).
 #[inline]
 pub fn sum<T: Real>(x: &[T]) -> T {
@@ -611,5 +718,37 @@ mod tests {
             MatMut::new(&mut c, 1, 1),
         );
         assert_eq!(c[0], 11.0);
+    }
+
+    #[test]
+    fn matvec_matches_naive_on_odd_depths_and_widths() {
+        let mut s = 5u64;
+        for &(k, n) in &[
+            (1, 16),
+            (2, 16),
+            (3, 32),
+            (32, 32),
+            (33, 48),
+            (4, 80),
+            (7, 96),
+            (0, 16),
+        ] {
+            let x: Vec<f32> = (0..k).map(|_| lcg(&mut s) as f32).collect();
+            let w: Vec<f32> = (0..k * n).map(|_| lcg(&mut s) as f32).collect();
+            let y0: Vec<f32> = (0..n).map(|_| lcg(&mut s) as f32).collect();
+            let mut y = y0.clone();
+            matvec_acc(&x, &w, &mut y);
+            let mut want = y0.clone();
+            gemm_naive(
+                1.0,
+                MatRef::new(&x, 1, k),
+                MatRef::new(&w, k, n),
+                1.0,
+                MatMut::new(&mut want, 1, n),
+            );
+            for (j, (a, b)) in y.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() < 1e-5, "{k}x{n} column {j}: {a} vs {b}");
+            }
+        }
     }
 }

@@ -87,7 +87,13 @@ pub(crate) fn forward<T: Real>(
 /// activated gates; `hrow` holds `gh = W_hh h + b_hh`; then `gh_n` keeps the recurrent part
 /// of the candidate and `h = (1 - z) n + z h_prev`.
 #[inline(always)]
-fn cell_forward<T: Real>(row: &mut [T], hrow: &[T], h_prev: &[T], gh_n: &mut [T], h: &mut [T]) {
+pub(super) fn cell_forward<T: Real>(
+    row: &mut [T],
+    hrow: &[T],
+    h_prev: &[T],
+    gh_n: &mut [T],
+    h: &mut [T],
+) {
     let hid = h_prev.len();
     let (gr, rest) = row.split_at_mut(hid);
     let (gz, gn) = rest.split_at_mut(hid);

@@ -78,7 +78,13 @@ pub(crate) fn forward<T: Real>(
 /// One row of the LSTM update: `row` holds the pre-activations (i, f, g, o) and gets the
 /// activated gates; then `c = f c_prev + i g`, `tanh_c = tanh(c)`, `h = o tanh_c`.
 #[inline(always)]
-fn cell_forward<T: Real>(row: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T]) {
+pub(super) fn cell_forward<T: Real>(
+    row: &mut [T],
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+) {
     let hid = c_prev.len();
     let (ri, rest) = row.split_at_mut(hid);
     let (rf, rest) = rest.split_at_mut(hid);

@@ -15,12 +15,14 @@ mod gru;
 pub mod layout;
 mod lstm;
 mod rnn;
+mod step;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 
 pub use dropout::Mode;
 pub use layout::{CellKind, LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
+pub use step::Stepper;
 
 use crate::kernels::{add_row_bias, gemm, MatMut, MatRef, Packed};
 use crate::loss;

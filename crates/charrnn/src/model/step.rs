@@ -1,0 +1,396 @@
+//! One character at a time (batch 1, one step): the path sampling takes in f32.
+//!
+//! The chunk forward pass ([`crate::model::Model::forward`]) is built for many rows: products
+//! through the GEMM dispatcher, packed panels, a cache for the backward pass. For a single row
+//! that machinery costs more than the arithmetic, so a [`Stepper`] keeps its own copy of the
+//! weights, transposed and padded to whole SIMD blocks, and runs each product as one
+//! [`matvec_acc`]: the same sums as the chunk pass in the same order of terms (input part,
+//! then recurrent part, then biases), rounded differently only by the order inside each sum.
+//!
+//! Shape alphabet: V vocabulary, E embedding, H hidden, G gates (1, 4, 3); `Gp` and `Vp` are
+//! G*H and V rounded up to whole blocks of [`MATVEC_LANES`], the pad columns being zero.
+
+use crate::kernels::{matvec_acc, MATVEC_LANES};
+use crate::model::{gru, lstm, CellKind, Model};
+use crate::real::Real;
+
+const L: usize = MATVEC_LANES;
+
+/// `n` rounded up to whole blocks of [`MATVEC_LANES`].
+fn padded(n: usize) -> usize {
+    n.div_ceil(MATVEC_LANES) * MATVEC_LANES
+}
+
+/// `[cols, Np]` the transpose of the row-major `rows x cols` `src`, each row padded with zeros
+/// to `Np = padded(rows)`.
+fn transposed_padded<T: Real>(src: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let np = padded(rows);
+    let mut out = vec![T::zero(); cols * np];
+    for i in 0..rows {
+        for (j, &v) in src[i * cols..(i + 1) * cols].iter().enumerate() {
+            out[j * np + i] = v;
+        }
+    }
+    out
+}
+
+/// `v` padded with zeros to `padded(v.len())`.
+fn padded_vec<T: Real>(v: &[T]) -> Vec<T> {
+    let mut out = v.to_vec();
+    out.resize(padded(v.len()), T::zero());
+    out
+}
+
+/// One layer's weights and state.
+#[derive(Clone, Debug)]
+struct StepLayer<T> {
+    /// `[In, Gp]`
+    wih_t: Vec<T>,
+    /// `[H, Gp]`
+    whh_t: Vec<T>,
+    /// `[Gp]`
+    bih: Vec<T>,
+    /// `[Gp]`; empty in the notebook's model.
+    bhh: Vec<T>,
+    /// `[Gp]` the recurrent part of the next step's pre-activations, `W_hh h` (GRU: plus
+    /// `b_hh`), made as soon as `h` is known, while the output layer's work is in flight.
+    rec: Vec<T>,
+    /// `[H]` the state, and the next one while a step runs.
+    h: Vec<T>,
+    h_next: Vec<T>,
+    /// LSTM: `[H]` the cell state and the next one (empty for other cells).
+    c: Vec<T>,
+    c_next: Vec<T>,
+}
+
+impl<T: Real> StepLayer<T> {
+    /// `rec` for the current `h`.
+    fn recurrent_part(&mut self, cell: CellKind) {
+        if cell == CellKind::Gru {
+            self.rec.copy_from_slice(&self.bhh);
+        } else {
+            self.rec.fill(T::zero());
+        }
+        matvec_acc(&self.h, &self.whh_t, &mut self.rec);
+    }
+
+    /// `gates` (`[Gp]`) <- the input part of the pre-activations for input `x`: `W_ih x` plus
+    /// the biases added before the recurrent part (LSTM `b_ih + b_hh`, GRU `b_ih`).
+    fn input_part(&self, cell: CellKind, x: &[T], gates: &mut [T]) {
+        gates.fill(T::zero());
+        matvec_acc(x, &self.wih_t, gates);
+        match cell {
+            CellKind::Rnn => {}
+            CellKind::Lstm => {
+                for ((v, &b1), &b2) in gates.iter_mut().zip(&self.bih).zip(&self.bhh) {
+                    *v += b1 + b2;
+                }
+            }
+            CellKind::Gru => {
+                for (v, &b1) in gates.iter_mut().zip(&self.bih) {
+                    *v += b1;
+                }
+            }
+        }
+    }
+}
+
+/// The largest input-part table ([`Stepper`]'s `xtab`) made, in elements (16 MB of f32).
+const MAX_TABLE: usize = 1 << 22;
+
+/// A model prepared for batch-1 steps, with its recurrent state.
+///
+/// ```
+/// use charrnn::model::{CellKind, Model, ModelConfig, Stepper, Workspace};
+/// use rand::SeedableRng;
+///
+/// let config = ModelConfig { cell: CellKind::Lstm, vocab: 7, emb: 3, hidden: 5, layers: 2 };
+/// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let model = Model::<f32>::init(config, 0.5, &mut rng);
+/// let mut stepper = Stepper::new(&model);
+/// let mut ws = Workspace::new(&model.layout, 2, 1);
+/// ws.reset_state();
+/// model.forward(&mut ws, &[3, 1], None); // the chunk pass over two steps
+/// stepper.step(3);
+/// stepper.step(1);
+/// for (a, b) in stepper.probs().iter().zip(&ws.probs[7..]) {
+///     assert!((a - b).abs() < 1e-6);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Stepper<T> {
+    cell: CellKind,
+    vocab: usize,
+    hidden: usize,
+    /// `[V, E]` the embedding, one row per character.
+    embed: Vec<T>,
+    /// `[V, Gp]` layer 0's input part ([`StepLayer::input_part`]) for every character, or
+    /// empty when it would pass [`MAX_TABLE`].
+    xtab: Vec<T>,
+    layers: Vec<StepLayer<T>>,
+    /// `[H, Vp]`
+    why_t: Vec<T>,
+    /// `[Vp]`
+    by: Vec<T>,
+    /// `[E]` the embedded input.
+    x: Vec<T>,
+    /// `[Gp]` pre-activations (GRU: their input part).
+    gates: Vec<T>,
+    /// `[H]` scratch: LSTM `tanh(c)`, GRU the recurrent part of the candidate.
+    aux: Vec<T>,
+    /// `[Vp]` logits, then `e^(logit - max)`.
+    exps: Vec<T>,
+    /// `[Vp / MATVEC_LANES]` the sum of each block of `exps`.
+    block_sums: Vec<T>,
+    /// The sum of `block_sums`, in order.
+    total: T,
+    /// 1 for the characters of the last block of `exps`, 0 for its pad entries.
+    last_mask: [T; L],
+    /// `[Vp]` `exps / total`: the first V are the distribution.
+    probs: Vec<T>,
+}
+
+impl<T: Real> Stepper<T> {
+    /// Prepare `model`'s weights (a copy: later changes to the model are not seen); the state
+    /// starts at zero.
+    pub fn new(model: &Model<T>) -> Self {
+        let l = &model.layout;
+        let c = l.config;
+        let w = &model.w;
+        let gh = c.cell.gates() * c.hidden;
+        let lstm = c.cell == CellKind::Lstm;
+        let mut embed = vec![T::zero(); c.vocab * c.emb];
+        for (id, row) in embed.chunks_exact_mut(c.emb).enumerate() {
+            for (e, v) in row.iter_mut().enumerate() {
+                *v = w[l.embed.start + id * l.embed_cs + e * l.embed_es];
+            }
+        }
+        let layers: Vec<StepLayer<T>> = l
+            .layers
+            .iter()
+            .map(|ll| StepLayer {
+                wih_t: transposed_padded(&w[ll.wih.clone()], gh, ll.input),
+                whh_t: transposed_padded(&w[ll.whh.clone()], gh, c.hidden),
+                bih: padded_vec(&w[ll.bih.clone()]),
+                bhh: ll
+                    .bhh
+                    .as_ref()
+                    .map_or_else(Vec::new, |r| padded_vec(&w[r.clone()])),
+                rec: vec![T::zero(); padded(gh)],
+                h: vec![T::zero(); c.hidden],
+                h_next: vec![T::zero(); c.hidden],
+                c: vec![T::zero(); if lstm { c.hidden } else { 0 }],
+                c_next: vec![T::zero(); if lstm { c.hidden } else { 0 }],
+            })
+            .collect();
+        let gp = padded(gh);
+        let xtab = if c.vocab * gp <= MAX_TABLE {
+            let mut t = vec![T::zero(); c.vocab * gp];
+            for (row, x) in t.chunks_exact_mut(gp).zip(embed.chunks_exact(c.emb)) {
+                layers[0].input_part(c.cell, x, row);
+            }
+            t
+        } else {
+            Vec::new()
+        };
+        let vp = padded(c.vocab);
+        let mut stepper = Stepper {
+            cell: c.cell,
+            vocab: c.vocab,
+            hidden: c.hidden,
+            embed,
+            xtab,
+            layers,
+            why_t: transposed_padded(&w[l.out_w.clone()], c.vocab, c.hidden),
+            by: {
+                // Pad logits of -inf, out of the maximum's way.
+                let mut by = padded_vec(&w[l.out_b.clone()]);
+                by[c.vocab..].fill(T::neg_infinity());
+                by
+            },
+            x: vec![T::zero(); c.emb],
+            gates: vec![T::zero(); gp],
+            aux: vec![T::zero(); c.hidden],
+            exps: vec![T::zero(); vp],
+            block_sums: vec![T::zero(); vp / MATVEC_LANES],
+            total: T::one(),
+            last_mask: std::array::from_fn(|l| {
+                if vp - L + l < c.vocab {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }),
+            probs: vec![T::zero(); vp],
+        };
+        stepper.reset();
+        stepper
+    }
+
+    /// Zero the recurrent state.
+    pub fn reset(&mut self) {
+        for s in &mut self.layers {
+            s.h.fill(T::zero());
+            s.c.fill(T::zero());
+            s.recurrent_part(self.cell);
+        }
+    }
+
+    /// Layer `k`'s state: `(h, c)`, `[H]` each (`c` empty unless the cell is an LSTM).
+    pub fn state(&self, k: usize) -> (&[T], &[T]) {
+        (&self.layers[k].h, &self.layers[k].c)
+    }
+
+    /// Run character `id` through the model from the current state; the next character's
+    /// distribution is then [`Stepper::probs`].
+    ///
+    /// # Panics
+    /// If `id` is not in the vocabulary.
+    pub fn step(&mut self, id: u32) {
+        let (hid, cell, id) = (self.hidden, self.cell, id as usize);
+        assert!(id < self.vocab, "character id {id} outside the vocabulary");
+        for k in 0..self.layers.len() {
+            let (below, rest) = self.layers.split_at_mut(k);
+            let s = &mut rest[0];
+            let a = &mut self.gates;
+            match below.last() {
+                None if !self.xtab.is_empty() => {
+                    let gp = a.len();
+                    a.copy_from_slice(&self.xtab[id * gp..(id + 1) * gp])
+                }
+                None => {
+                    let e = self.x.len();
+                    self.x.copy_from_slice(&self.embed[id * e..(id + 1) * e]);
+                    s.input_part(cell, &self.x, a);
+                }
+                Some(b) => s.input_part(cell, &b.h, a),
+            }
+            // The sums in the chunk pass's order: input part (+ biases), recurrent part, then
+            // the tanh RNN's biases: the notebook's (W_xh x + W_hh h) + b.
+            match cell {
+                CellKind::Rnn => {
+                    if s.bhh.is_empty() {
+                        for (o, ((&v, &r), &b1)) in
+                            s.h_next.iter_mut().zip(a.iter().zip(&s.rec).zip(&s.bih))
+                        {
+                            *o = (v + r + b1).tanh_k();
+                        }
+                    } else {
+                        for (o, (((&v, &r), &b1), &b2)) in s
+                            .h_next
+                            .iter_mut()
+                            .zip(a.iter().zip(&s.rec).zip(&s.bih).zip(&s.bhh))
+                        {
+                            *o = (v + r + b1 + b2).tanh_k();
+                        }
+                    }
+                }
+                CellKind::Lstm => {
+                    for (v, &r) in a.iter_mut().zip(&s.rec) {
+                        *v += r;
+                    }
+                    lstm::cell_forward(
+                        &mut a[..4 * hid],
+                        &s.c,
+                        &mut s.c_next,
+                        &mut self.aux,
+                        &mut s.h_next,
+                    );
+                    std::mem::swap(&mut s.c, &mut s.c_next);
+                }
+                CellKind::Gru => gru::cell_forward(
+                    &mut a[..3 * hid],
+                    &s.rec[..3 * hid],
+                    &s.h,
+                    &mut self.aux,
+                    &mut s.h_next,
+                ),
+            }
+            std::mem::swap(&mut s.h, &mut s.h_next);
+        }
+        let top = &self.layers.last().expect("at least one layer").h;
+        self.exps.copy_from_slice(&self.by);
+        matvec_acc(top, &self.why_t, &mut self.exps);
+        // The next step's recurrent products need only this step's states: issued here, they
+        // overlap the softmax and the draw, which wait on one another.
+        for s in &mut self.layers {
+            s.recurrent_part(cell);
+        }
+        self.softmax();
+    }
+
+    /// `exps`, `block_sums`, `total` and `probs` from the logits in `exps`: whole blocks,
+    /// with lane-wise maxima and sums and a halving tree across the lanes, to keep the chain
+    /// the draw waits on short.
+    fn softmax(&mut self) {
+        let mut m = [T::neg_infinity(); L];
+        for b in self.exps.chunks_exact(L) {
+            for l in 0..L {
+                m[l] = if b[l] > m[l] { b[l] } else { m[l] };
+            }
+        }
+        let top = T::max16(&m);
+        let last = self.block_sums.len() - 1;
+        for (i, (b, s)) in self
+            .exps
+            .chunks_exact_mut(L)
+            .zip(&mut self.block_sums)
+            .enumerate()
+        {
+            let b: &mut [T; L] = b.try_into().expect("whole blocks");
+            for v in b.iter_mut() {
+                *v = (*v - top).exp_k();
+            }
+            if i == last {
+                // The pad entries to exactly zero: e^-87 (where exp clamps) would turn
+                // subnormal when normalized, and subnormals cost the CPU a slow assist.
+                for (v, &m) in b.iter_mut().zip(&self.last_mask) {
+                    *v *= m;
+                }
+            }
+            *s = T::sum16(b);
+        }
+        self.total = self.block_sums.iter().fold(T::zero(), |a, &b| a + b);
+        let inv = T::one() / self.total;
+        for (p, &e) in self.probs.iter_mut().zip(&self.exps) {
+            *p = e * inv;
+        }
+    }
+
+    /// `[V]` the distribution of the character after the last one stepped.
+    pub fn probs(&self) -> &[T] {
+        &self.probs[..self.vocab]
+    }
+
+    /// Draw from [`Stepper::probs`] with a uniform `u` in `[0, 1)`: the first character whose
+    /// running sum passes `u` (a block at a time, on the unnormalized exponentials, so the
+    /// draw need not wait for the division).
+    pub fn draw(&self, u: f64) -> u32 {
+        let target = T::of(u) * self.total;
+        let mut acc = T::zero();
+        for (b, &s) in self.block_sums.iter().enumerate() {
+            if target < acc + s {
+                let block = &self.exps[b * L..((b + 1) * L).min(self.vocab)];
+                let mut run = acc;
+                for (i, &e) in block.iter().enumerate() {
+                    run += e;
+                    if target < run {
+                        return (b * L + i) as u32;
+                    }
+                }
+                // Rounding: the block's sum passed `target`, its running sum did not.
+                if let Some(i) = last_positive(block) {
+                    return (b * L + i) as u32;
+                }
+                break;
+            }
+            acc += s;
+        }
+        last_positive(&self.probs[..self.vocab]).unwrap_or(0) as u32
+    }
+}
+
+/// The index of the last element above zero.
+fn last_positive<T: Real>(x: &[T]) -> Option<usize> {
+    x.iter().rposition(|&v| v > T::zero())
+}
