@@ -140,6 +140,17 @@ pub trait Real:
         crate::kernels::fold_halving(*a, |x, y| if x > y { x } else { y })
     }
 
+    /// The first `l` whose running sum `a[0] + ... + a[l]` is above `r`, if any (f32 on
+    /// AVX-512: a prefix sum in one register, one compare, no branch per lane).
+    #[inline(always)]
+    fn first_running_sum_above16(a: &[Self; 16], r: Self) -> Option<usize> {
+        let mut acc = Self::zero();
+        a.iter().position(|&v| {
+            acc += v;
+            acc > r
+        })
+    }
+
     /// Little-endian bytes of one value.
     fn write_le(self, out: &mut Vec<u8>);
     /// Convert from f64 (rounding for f32).
@@ -257,6 +268,27 @@ impl Real for f32 {
         use std::arch::x86_64::{_mm512_loadu_ps, _mm512_reduce_add_ps};
         // SAFETY: the target has AVX-512F (checked at compile time) and `a` is 16 f32s.
         unsafe { _mm512_reduce_add_ps(_mm512_loadu_ps(a.as_ptr())) }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[inline(always)]
+    fn first_running_sum_above16(a: &[f32; 16], r: f32) -> Option<usize> {
+        use std::arch::x86_64::*;
+        // SAFETY: the target has AVX-512F (checked at compile time) and `a` is 16 f32s.
+        unsafe {
+            let mut x = _mm512_loadu_ps(a.as_ptr());
+            // Hillis-Steele scan: add the vector shifted up by 1, 2, 4, 8 lanes (zeros in).
+            let up1 = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0);
+            let up2 = _mm512_set_epi32(13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0);
+            let up4 = _mm512_set_epi32(11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0);
+            let up8 = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            x = _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(0xfffe, up1, x));
+            x = _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(0xfffc, up2, x));
+            x = _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(0xfff0, up4, x));
+            x = _mm512_add_ps(x, _mm512_maskz_permutexvar_ps(0xff00, up8, x));
+            let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(r));
+            (above != 0).then(|| above.trailing_zeros() as usize)
+        }
     }
 
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]

@@ -353,33 +353,48 @@ fn fma<T: Real>(a: T, b: T, c: T) -> T {
 /// If `y.len()` is not a multiple of [`MATVEC_LANES`] or `w` is not `x.len() * y.len()` long.
 #[inline]
 pub fn matvec_acc<T: Real>(x: &[T], w: &[T], y: &mut [T]) {
+    matvec(x, w, None, y);
+}
+
+/// [`matvec_acc`] onto `base` instead of `y`'s contents: `y[j] = base[j] + sum_k x[k] w[k, j]`
+/// (`base` as long as `y`).
+#[inline]
+pub fn matvec_from<T: Real>(x: &[T], w: &[T], base: &[T], y: &mut [T]) {
+    assert_eq!(base.len(), y.len(), "matvec_from: base of another length");
+    matvec(x, w, Some(base), y);
+}
+
+#[inline(always)]
+fn matvec<T: Real>(x: &[T], w: &[T], base: Option<&[T]>, y: &mut [T]) {
     let (k, n) = (x.len(), y.len());
-    assert_eq!(
-        n % MATVEC_LANES,
-        0,
-        "matvec_acc needs whole blocks of columns"
-    );
-    assert_eq!(w.len(), k * n, "matvec_acc: weights of another shape");
+    assert_eq!(n % MATVEC_LANES, 0, "matvec needs whole blocks of columns");
+    assert_eq!(w.len(), k * n, "matvec: weights of another shape");
     let mut j = 0;
     while n - j >= 8 * MATVEC_LANES {
-        matvec_block::<T, 8, 1>(x, w, y, j);
+        matvec_block::<T, 8, 1>(x, w, base, y, j);
         j += 8 * MATVEC_LANES;
     }
     match (n - j) / MATVEC_LANES {
         0 => {}
-        1 => matvec_block::<T, 1, 4>(x, w, y, j),
-        2 => matvec_block::<T, 2, 4>(x, w, y, j),
-        3 => matvec_block::<T, 3, 2>(x, w, y, j),
-        4 => matvec_block::<T, 4, 1>(x, w, y, j),
-        5 => matvec_block::<T, 5, 2>(x, w, y, j),
-        6 => matvec_block::<T, 6, 1>(x, w, y, j),
-        _ => matvec_block::<T, 7, 1>(x, w, y, j),
+        1 => matvec_block::<T, 1, 4>(x, w, base, y, j),
+        2 => matvec_block::<T, 2, 4>(x, w, base, y, j),
+        3 => matvec_block::<T, 3, 2>(x, w, base, y, j),
+        4 => matvec_block::<T, 4, 1>(x, w, base, y, j),
+        5 => matvec_block::<T, 5, 2>(x, w, base, y, j),
+        6 => matvec_block::<T, 6, 1>(x, w, base, y, j),
+        _ => matvec_block::<T, 7, 1>(x, w, base, y, j),
     }
 }
 
 /// Columns `j .. j + NV * MATVEC_LANES` of [`matvec_acc`], with `P` interleaved sums over `k`.
 #[inline(always)]
-fn matvec_block<T: Real, const NV: usize, const P: usize>(x: &[T], w: &[T], y: &mut [T], j: usize) {
+fn matvec_block<T: Real, const NV: usize, const P: usize>(
+    x: &[T],
+    w: &[T],
+    base: Option<&[T]>,
+    y: &mut [T],
+    j: usize,
+) {
     const L: usize = MATVEC_LANES;
     let (k, n) = (x.len(), y.len());
     assert!(j + NV * L <= n && w.len() == k * n);
@@ -411,16 +426,38 @@ fn matvec_block<T: Real, const NV: usize, const P: usize>(x: &[T], w: &[T], y: &
             }
         }
     }
-    let out = &mut y[j..j + NV * L];
-    for v in 0..NV {
-        for l in 0..L {
-            let mut s = acc[0][v][l];
-            for a in &acc[1..] {
-                s += a[v][l];
+    match base {
+        Some(b) => {
+            let (b, out) = (&b[j..j + NV * L], &mut y[j..j + NV * L]);
+            for v in 0..NV {
+                for l in 0..L {
+                    out[v * L + l] = b[v * L + l] + sum_over(&acc, v, l);
+                }
             }
-            out[v * L + l] += s;
+        }
+        None => {
+            let out = &mut y[j..j + NV * L];
+            for v in 0..NV {
+                for l in 0..L {
+                    out[v * L + l] += sum_over(&acc, v, l);
+                }
+            }
         }
     }
+}
+
+/// The `P` interleaved running sums of lane `l` of vector `v`, added in order.
+#[inline(always)]
+fn sum_over<T: Real, const NV: usize, const P: usize>(
+    acc: &[[[T; MATVEC_LANES]; NV]; P],
+    v: usize,
+    l: usize,
+) -> T {
+    let mut s = acc[0][v][l];
+    for a in &acc[1..] {
+        s += a[v][l];
+    }
+    s
 }
 
 /// Sum of `x`, in eight running partial sums (so it vectorizes).
@@ -749,6 +786,27 @@ mod tests {
             for (j, (a, b)) in y.iter().zip(&want).enumerate() {
                 assert!((a - b).abs() < 1e-5, "{k}x{n} column {j}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn sixteen_lane_reductions_match_scalar_loops() {
+        // f32 takes the in-register versions where the target has AVX-512, f64 the generic.
+        let mut s = 3u64;
+        for _ in 0..200 {
+            let a: [f32; 16] = std::array::from_fn(|_| (lcg(&mut s) as f32 + 1.0) * 0.5);
+            let sum: f32 = a.iter().sum();
+            assert!((f32::sum16(&a) - sum).abs() < 1e-5);
+            assert_eq!(f32::max16(&a), a.iter().copied().fold(f32::MIN, f32::max));
+            let r = (lcg(&mut s) as f32 + 1.0) * 0.5 * sum * 1.1;
+            let mut acc = 0.0;
+            let want = a.iter().position(|&v| {
+                acc += v;
+                acc > r
+            });
+            assert_eq!(f32::first_running_sum_above16(&a, r), want, "{a:?} {r}");
+            let a64 = a.map(f64::from);
+            assert_eq!(f64::first_running_sum_above16(&a64, r as f64), want);
         }
     }
 }

@@ -4,13 +4,13 @@
 //! through the GEMM dispatcher, packed panels, a cache for the backward pass. For a single row
 //! that machinery costs more than the arithmetic, so a [`Stepper`] keeps its own copy of the
 //! weights, transposed and padded to whole SIMD blocks, and runs each product as one
-//! [`matvec_acc`]: the same sums as the chunk pass in the same order of terms (input part,
+//! [`matvec_from`]: the same sums as the chunk pass in the same order of terms (input part,
 //! then recurrent part, then biases), rounded differently only by the order inside each sum.
 //!
 //! Shape alphabet: V vocabulary, E embedding, H hidden, G gates (1, 4, 3); `Gp` and `Vp` are
 //! G*H and V rounded up to whole blocks of [`MATVEC_LANES`], the pad columns being zero.
 
-use crate::kernels::{matvec_acc, MATVEC_LANES};
+use crate::kernels::{matvec_from, MATVEC_LANES};
 use crate::model::{gru, lstm, CellKind, Model};
 use crate::real::Real;
 
@@ -52,6 +52,10 @@ struct StepLayer<T> {
     bih: Vec<T>,
     /// `[Gp]`; empty in the notebook's model.
     bhh: Vec<T>,
+    /// `[Gp]` what the input part starts from: LSTM `b_ih + b_hh`, GRU `b_ih`, else zero.
+    in_base: Vec<T>,
+    /// `[Gp]` what the recurrent part starts from: GRU `b_hh`, else zero.
+    rec_base: Vec<T>,
     /// `[Gp]` the recurrent part of the next step's pre-activations, `W_hh h` (GRU: plus
     /// `b_hh`), made as soon as `h` is known, while the output layer's work is in flight.
     rec: Vec<T>,
@@ -65,33 +69,15 @@ struct StepLayer<T> {
 
 impl<T: Real> StepLayer<T> {
     /// `rec` for the current `h`.
-    fn recurrent_part(&mut self, cell: CellKind) {
-        if cell == CellKind::Gru {
-            self.rec.copy_from_slice(&self.bhh);
-        } else {
-            self.rec.fill(T::zero());
-        }
-        matvec_acc(&self.h, &self.whh_t, &mut self.rec);
+    fn recurrent_part(&mut self) {
+        matvec_from(&self.h, &self.whh_t, &self.rec_base, &mut self.rec);
     }
 
     /// `gates` (`[Gp]`) <- the input part of the pre-activations for input `x`: `W_ih x` plus
     /// the biases added before the recurrent part (LSTM `b_ih + b_hh`, GRU `b_ih`).
-    fn input_part(&self, cell: CellKind, x: &[T], gates: &mut [T]) {
-        gates.fill(T::zero());
-        matvec_acc(x, &self.wih_t, gates);
-        match cell {
-            CellKind::Rnn => {}
-            CellKind::Lstm => {
-                for ((v, &b1), &b2) in gates.iter_mut().zip(&self.bih).zip(&self.bhh) {
-                    *v += b1 + b2;
-                }
-            }
-            CellKind::Gru => {
-                for (v, &b1) in gates.iter_mut().zip(&self.bih) {
-                    *v += b1;
-                }
-            }
-        }
+    /// (`in_base + W_ih x` is the chunk pass's `W_ih x + (b_ih + b_hh)`: one rounding either way.)
+    fn input_part(&self, x: &[T], gates: &mut [T]) {
+        matvec_from(x, &self.wih_t, &self.in_base, gates);
     }
 }
 
@@ -134,6 +120,8 @@ pub struct Stepper<T> {
     by: Vec<T>,
     /// `[E]` the embedded input.
     x: Vec<T>,
+    /// `[Gp]` the input part when not from `xtab`.
+    xin: Vec<T>,
     /// `[Gp]` pre-activations (GRU: their input part).
     gates: Vec<T>,
     /// `[H]` scratch: LSTM `tanh(c)`, GRU the recurrent part of the candidate.
@@ -176,6 +164,23 @@ impl<T: Real> Stepper<T> {
                     .bhh
                     .as_ref()
                     .map_or_else(Vec::new, |r| padded_vec(&w[r.clone()])),
+                in_base: {
+                    let mut b = padded_vec(&w[ll.bih.clone()]);
+                    match (c.cell, &ll.bhh) {
+                        (CellKind::Lstm, Some(r)) => {
+                            for (v, &b2) in b.iter_mut().zip(&w[r.clone()]) {
+                                *v += b2;
+                            }
+                        }
+                        (CellKind::Gru, _) => {}
+                        _ => b.fill(T::zero()),
+                    }
+                    b
+                },
+                rec_base: match (c.cell, &ll.bhh) {
+                    (CellKind::Gru, Some(r)) => padded_vec(&w[r.clone()]),
+                    _ => vec![T::zero(); padded(gh)],
+                },
                 rec: vec![T::zero(); padded(gh)],
                 h: vec![T::zero(); c.hidden],
                 h_next: vec![T::zero(); c.hidden],
@@ -187,7 +192,7 @@ impl<T: Real> Stepper<T> {
         let xtab = if c.vocab * gp <= MAX_TABLE {
             let mut t = vec![T::zero(); c.vocab * gp];
             for (row, x) in t.chunks_exact_mut(gp).zip(embed.chunks_exact(c.emb)) {
-                layers[0].input_part(c.cell, x, row);
+                layers[0].input_part(x, row);
             }
             t
         } else {
@@ -209,6 +214,7 @@ impl<T: Real> Stepper<T> {
                 by
             },
             x: vec![T::zero(); c.emb],
+            xin: vec![T::zero(); gp],
             gates: vec![T::zero(); gp],
             aux: vec![T::zero(); c.hidden],
             exps: vec![T::zero(); vp],
@@ -232,7 +238,7 @@ impl<T: Real> Stepper<T> {
         for s in &mut self.layers {
             s.h.fill(T::zero());
             s.c.fill(T::zero());
-            s.recurrent_part(self.cell);
+            s.recurrent_part();
         }
     }
 
@@ -252,26 +258,28 @@ impl<T: Real> Stepper<T> {
         for k in 0..self.layers.len() {
             let (below, rest) = self.layers.split_at_mut(k);
             let s = &mut rest[0];
-            let a = &mut self.gates;
-            match below.last() {
-                None if !self.xtab.is_empty() => {
-                    let gp = a.len();
-                    a.copy_from_slice(&self.xtab[id * gp..(id + 1) * gp])
-                }
+            let gp = self.gates.len();
+            let inp: &[T] = match below.last() {
+                None if !self.xtab.is_empty() => &self.xtab[id * gp..(id + 1) * gp],
                 None => {
                     let e = self.x.len();
                     self.x.copy_from_slice(&self.embed[id * e..(id + 1) * e]);
-                    s.input_part(cell, &self.x, a);
+                    s.input_part(&self.x, &mut self.xin);
+                    &self.xin
                 }
-                Some(b) => s.input_part(cell, &b.h, a),
-            }
+                Some(b) => {
+                    s.input_part(&b.h, &mut self.xin);
+                    &self.xin
+                }
+            };
+            let a = &mut self.gates;
             // The sums in the chunk pass's order: input part (+ biases), recurrent part, then
             // the tanh RNN's biases: the notebook's (W_xh x + W_hh h) + b.
             match cell {
                 CellKind::Rnn => {
                     if s.bhh.is_empty() {
                         for (o, ((&v, &r), &b1)) in
-                            s.h_next.iter_mut().zip(a.iter().zip(&s.rec).zip(&s.bih))
+                            s.h_next.iter_mut().zip(inp.iter().zip(&s.rec).zip(&s.bih))
                         {
                             *o = (v + r + b1).tanh_k();
                         }
@@ -279,15 +287,15 @@ impl<T: Real> Stepper<T> {
                         for (o, (((&v, &r), &b1), &b2)) in s
                             .h_next
                             .iter_mut()
-                            .zip(a.iter().zip(&s.rec).zip(&s.bih).zip(&s.bhh))
+                            .zip(inp.iter().zip(&s.rec).zip(&s.bih).zip(&s.bhh))
                         {
                             *o = (v + r + b1 + b2).tanh_k();
                         }
                     }
                 }
                 CellKind::Lstm => {
-                    for (v, &r) in a.iter_mut().zip(&s.rec) {
-                        *v += r;
+                    for ((v, &x), &r) in a.iter_mut().zip(inp).zip(&s.rec) {
+                        *v = x + r;
                     }
                     lstm::cell_forward(
                         &mut a[..4 * hid],
@@ -298,23 +306,25 @@ impl<T: Real> Stepper<T> {
                     );
                     std::mem::swap(&mut s.c, &mut s.c_next);
                 }
-                CellKind::Gru => gru::cell_forward(
-                    &mut a[..3 * hid],
-                    &s.rec[..3 * hid],
-                    &s.h,
-                    &mut self.aux,
-                    &mut s.h_next,
-                ),
+                CellKind::Gru => {
+                    a.copy_from_slice(inp);
+                    gru::cell_forward(
+                        &mut a[..3 * hid],
+                        &s.rec[..3 * hid],
+                        &s.h,
+                        &mut self.aux,
+                        &mut s.h_next,
+                    )
+                }
             }
             std::mem::swap(&mut s.h, &mut s.h_next);
         }
         let top = &self.layers.last().expect("at least one layer").h;
-        self.exps.copy_from_slice(&self.by);
-        matvec_acc(top, &self.why_t, &mut self.exps);
+        matvec_from(top, &self.why_t, &self.by, &mut self.exps);
         // The next step's recurrent products need only this step's states: issued here, they
         // overlap the softmax and the draw, which wait on one another.
         for s in &mut self.layers {
-            s.recurrent_part(cell);
+            s.recurrent_part();
         }
         self.softmax();
     }
@@ -367,24 +377,29 @@ impl<T: Real> Stepper<T> {
     /// draw need not wait for the division).
     pub fn draw(&self, u: f64) -> u32 {
         let target = T::of(u) * self.total;
-        let mut acc = T::zero();
-        for (b, &s) in self.block_sums.iter().enumerate() {
-            if target < acc + s {
-                let block = &self.exps[b * L..((b + 1) * L).min(self.vocab)];
-                let mut run = acc;
-                for (i, &e) in block.iter().enumerate() {
-                    run += e;
-                    if target < run {
+        // The block holding `target`: how many blocks end at or below it (no branch per block;
+        // the running sums only grow).
+        let (mut b, mut acc, mut run) = (0, T::zero(), T::zero());
+        for &s in &self.block_sums {
+            run += s;
+            let past = run <= target;
+            b += past as usize;
+            acc = if past { run } else { acc };
+        }
+        if b < self.block_sums.len() {
+            let block: &[T; L] = self.exps[b * L..(b + 1) * L]
+                .try_into()
+                .expect("whole blocks");
+            match T::first_running_sum_above16(block, target - acc) {
+                Some(i) if b * L + i < self.vocab => return (b * L + i) as u32,
+                _ => {
+                    // Rounding: the block's sum passed `target`, its running sum did not.
+                    let end = ((b + 1) * L).min(self.vocab);
+                    if let Some(i) = last_positive(&self.exps[b * L..end]) {
                         return (b * L + i) as u32;
                     }
                 }
-                // Rounding: the block's sum passed `target`, its running sum did not.
-                if let Some(i) = last_positive(block) {
-                    return (b * L + i) as u32;
-                }
-                break;
             }
-            acc += s;
         }
         last_positive(&self.probs[..self.vocab]).unwrap_or(0) as u32
     }
