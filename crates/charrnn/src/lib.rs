@@ -21,6 +21,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod corpus;
+mod crew;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -11,6 +11,7 @@
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::crew::Crew;
 use crate::data::{Cursor, Streams, Window};
 use crate::error::{Error, Result};
 use crate::model::{Mode, Model, ModelConfig, Workspace};
@@ -191,7 +192,8 @@ pub struct Trainer<T> {
     /// Windows so far that started from a reset.
     pub epochs: u64,
     shards: Vec<Shard<T>>,
-    pool: Option<rayon::ThreadPool>,
+    /// The threads shards run on (one shard each), when there is more than one.
+    crew: Option<Crew>,
     /// The weights transposed for the forward products, made once per step for every shard.
     wt: Vec<T>,
 }
@@ -240,12 +242,11 @@ impl<T: Real> Trainer<T> {
             });
             first += b;
         }
-        let pool = if k > 1 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(k)
-                .build()
-                .map_err(|e| Error::config(format!("cannot start {k} threads: {e}")))?;
-            Some(pool)
+        let crew = if k > 1 {
+            Some(
+                Crew::new(k)
+                    .map_err(|e| Error::config(format!("cannot start {k} threads: {e}")))?,
+            )
         } else {
             None
         };
@@ -256,7 +257,7 @@ impl<T: Real> Trainer<T> {
             epochs: 0,
             cursor: Cursor::default(),
             shards,
-            pool,
+            crew,
             wt: Vec::new(),
             model,
             streams,
@@ -295,17 +296,12 @@ impl<T: Real> Trainer<T> {
         let w = self.cursor.advance(&self.streams);
         self.model.transpose_into(&mut self.wt);
         let (model, wt, streams, p) = (&self.model, &self.wt[..], &self.streams, self.cfg.dropout);
-        match &self.pool {
+        match &self.crew {
             None => self
                 .shards
                 .iter_mut()
                 .for_each(|s| s.run(model, wt, streams, w, p)),
-            Some(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                self.shards
-                    .par_iter_mut()
-                    .for_each(|s| s.run(model, wt, streams, w, p))
-            }),
+            Some(crew) => crew.for_each_mut(&mut self.shards, |s| s.run(model, wt, streams, w, p)),
         }
         // Reduce in shard order: the same sum for the same thread count.
         let (first, rest) = self.shards.split_at_mut(1);
