@@ -153,3 +153,23 @@ fn f32_sampler_draws_match_the_softmax_chi_square() {
         );
     }
 }
+
+#[test]
+fn stepper_follows_logits_that_jump_between_steps() {
+    // Output weights so large that the largest logit moves by hundreds from one character to
+    // the next: the exponentials' offset (the previous step's maximum) must be replaced.
+    let mut m = model(CellKind::Rnn, 30, 4, 16, 1);
+    let out = m.layout.out_w.clone();
+    for w in &mut m.w[out] {
+        *w *= 400.0;
+    }
+    let mut s = Stepper::new(&m);
+    let ids: Vec<u32> = (0..40).map(|i| (i * 7 % 30) as u32).collect();
+    assert_same_walk(&m, &mut s, &ids);
+    for &id in &ids {
+        s.step(id);
+        let p = s.probs();
+        assert!(p.iter().all(|q| q.is_finite() && *q >= 0.0));
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}

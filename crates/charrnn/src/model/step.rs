@@ -128,10 +128,12 @@ pub struct Stepper<T> {
     aux: Vec<T>,
     /// `[Vp]` logits, then `e^(logit - max)`.
     exps: Vec<T>,
-    /// `[Vp / MATVEC_LANES]` the sum of each block of `exps`.
-    block_sums: Vec<T>,
-    /// The sum of `block_sums`, in order.
+    /// `[Vp / MATVEC_LANES]` the running sum of `exps` at the end of each block.
+    ends: Vec<T>,
+    /// The sum of `exps`: the last of `ends`.
     total: T,
+    /// The largest logit of the last step: the offset of the next step's exponentials.
+    offset: Option<T>,
     /// 1 for the characters of the last block of `exps`, 0 for its pad entries.
     last_mask: [T; L],
     /// `[Vp]` `exps / total`: the first V are the distribution.
@@ -218,8 +220,9 @@ impl<T: Real> Stepper<T> {
             gates: vec![T::zero(); gp],
             aux: vec![T::zero(); c.hidden],
             exps: vec![T::zero(); vp],
-            block_sums: vec![T::zero(); vp / MATVEC_LANES],
+            ends: vec![T::zero(); vp / MATVEC_LANES],
             total: T::one(),
+            offset: None,
             last_mask: std::array::from_fn(|l| {
                 if vp - L + l < c.vocab {
                     T::one()
@@ -329,9 +332,14 @@ impl<T: Real> Stepper<T> {
         self.softmax();
     }
 
-    /// `exps`, `block_sums`, `total` and `probs` from the logits in `exps`: whole blocks,
-    /// with lane-wise maxima and sums and a halving tree across the lanes, to keep the chain
-    /// the draw waits on short.
+    /// `exps`, `ends`, `total` and `probs` from the logits in `exps`: whole blocks, lane-wise
+    /// work and in-register sums across the lanes, to keep the chain the draw waits on short.
+    ///
+    /// The exponentials are taken relative to the previous step's largest logit, not this
+    /// step's: softmax does not depend on the offset, and this way they need not wait for the
+    /// maximum. That maximum is checked after (a branch the CPU predicts): if the offset is
+    /// more than 80 below it (the largest term could reach exp's clamp) or 40 above it (the
+    /// terms exp clamps from below would no longer be negligible), they are taken again from it.
     fn softmax(&mut self) {
         let mut m = [T::neg_infinity(); L];
         for b in self.exps.chunks_exact(L) {
@@ -340,16 +348,34 @@ impl<T: Real> Stepper<T> {
             }
         }
         let top = T::max16(&m);
-        let last = self.block_sums.len() - 1;
-        for (i, (b, s)) in self
+        let offset = self.offset.unwrap_or(top);
+        let d = top - offset;
+        if d <= T::of(80.0) && d >= T::of(-40.0) {
+            self.exponentials(offset);
+        } else {
+            self.exponentials(top);
+        }
+        self.offset = Some(top);
+        let inv = T::one() / self.total;
+        for (p, &e) in self.probs.iter_mut().zip(&self.exps) {
+            *p = e * inv;
+        }
+    }
+
+    /// `exps <- e^(exps - offset)`, the pad entries zero; `ends` and `total`.
+    #[inline(always)]
+    fn exponentials(&mut self, offset: T) {
+        let last = self.ends.len() - 1;
+        let mut run = T::zero();
+        for (i, (b, end)) in self
             .exps
             .chunks_exact_mut(L)
-            .zip(&mut self.block_sums)
+            .zip(&mut self.ends)
             .enumerate()
         {
             let b: &mut [T; L] = b.try_into().expect("whole blocks");
             for v in b.iter_mut() {
-                *v = (*v - top).exp_k();
+                *v = (*v - offset).exp_k();
             }
             if i == last {
                 // The pad entries to exactly zero: e^-87 (where exp clamps) would turn
@@ -358,13 +384,10 @@ impl<T: Real> Stepper<T> {
                     *v *= m;
                 }
             }
-            *s = T::sum16(b);
+            run += T::sum16(b);
+            *end = run;
         }
-        self.total = self.block_sums.iter().fold(T::zero(), |a, &b| a + b);
-        let inv = T::one() / self.total;
-        for (p, &e) in self.probs.iter_mut().zip(&self.exps) {
-            *p = e * inv;
-        }
+        self.total = run;
     }
 
     /// `[V]` the distribution of the character after the last one stepped.
@@ -377,16 +400,15 @@ impl<T: Real> Stepper<T> {
     /// draw need not wait for the division).
     pub fn draw(&self, u: f64) -> u32 {
         let target = T::of(u) * self.total;
-        // The block holding `target`: how many blocks end at or below it (no branch per block;
-        // the running sums only grow).
-        let (mut b, mut acc, mut run) = (0, T::zero(), T::zero());
-        for &s in &self.block_sums {
-            run += s;
-            let past = run <= target;
-            b += past as usize;
-            acc = if past { run } else { acc };
-        }
-        if b < self.block_sums.len() {
+        // The block holding `target`: how many blocks end at or below it (independent
+        // compares, no branch).
+        let b = self
+            .ends
+            .iter()
+            .map(|&e| (e <= target) as usize)
+            .sum::<usize>();
+        let acc = if b == 0 { T::zero() } else { self.ends[b - 1] };
+        if b < self.ends.len() {
             let block: &[T; L] = self.exps[b * L..(b + 1) * L]
                 .try_into()
                 .expect("whole blocks");
