@@ -206,7 +206,7 @@ impl<'a, T: Real> Sampler<'a, T> {
     pub fn last_distribution(&mut self) -> &[f64] {
         if self.dist_stale {
             shape_distribution(
-                self.engine.probs(),
+                self.engine.weights(),
                 &self.config,
                 &mut self.dist,
                 &mut self.order,
@@ -229,7 +229,8 @@ impl<'a, T: Real> Sampler<'a, T> {
             };
         }
         self.dist_stale = false;
-        let p = self.engine.probs();
+        // Shaping normalizes for itself: the unnormalized weights will do.
+        let p = self.engine.weights();
         shape_distribution(p, &self.config, &mut self.dist, &mut self.order);
         if self.config.argmax {
             return argmax(p);
@@ -303,6 +304,14 @@ impl<T: Real> Engine<T> {
             Engine::Chunk(ws) => &ws.probs,
         }
     }
+
+    /// The distribution up to a positive factor.
+    fn weights(&self) -> &[T] {
+        match self {
+            Engine::Step(s) => s.weights(),
+            Engine::Chunk(ws) => &ws.probs,
+        }
+    }
 }
 
 /// Watches a stream of ids for a stop sequence.
@@ -346,7 +355,8 @@ pub fn argmax<T: Real>(p: &[T]) -> u32 {
 }
 
 /// Write into `out` (`[V]`, normalized) the distribution `config` makes of `p` (`[V]`): see the
-/// module docs for the order of the steps. `order` is scratch of any contents.
+/// module docs for the order of the steps. `p` may be scaled by any positive factor (each
+/// step works on ratios, and the result is normalized). `order` is scratch of any contents.
 ///
 /// # Panics
 /// If `out` is not as long as `p`.
@@ -635,6 +645,25 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(shaped(&p, cold), [0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn shaping_ignores_the_scale_of_its_input() {
+        let p = [0.1f64, 0.4, 0.2, 0.3];
+        let scaled = p.map(|x| x * 37.5);
+        for config in [
+            SampleConfig::default(),
+            SampleConfig {
+                temperature: 0.6,
+                top_k: Some(3),
+                top_p: Some(0.8),
+                argmax: false,
+            },
+        ] {
+            for (a, b) in shaped(&p, config).iter().zip(shaped(&scaled, config)) {
+                assert!((a - b).abs() < 1e-12, "{config:?}: {a} vs {b}");
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! Shape alphabet: V vocabulary, E embedding, H hidden, G gates (1, 4, 3); `Gp` and `Vp` are
 //! G*H and V rounded up to whole blocks of [`MATVEC_LANES`], the pad columns being zero.
 
+use std::cell::OnceCell;
+
 use crate::kernels::{matvec_from, MATVEC_LANES};
 use crate::model::{gru, lstm, CellKind, Model};
 use crate::real::Real;
@@ -136,8 +138,9 @@ pub struct Stepper<T> {
     offset: Option<T>,
     /// 1 for the characters of the last block of `exps`, 0 for its pad entries.
     last_mask: [T; L],
-    /// `[Vp]` `exps / total`: the first V are the distribution.
-    probs: Vec<T>,
+    /// `[V]` `exps / total`, made when first asked for after a step (sampling draws from
+    /// `exps` and never needs it).
+    probs: OnceCell<Box<[T]>>,
 }
 
 impl<T: Real> Stepper<T> {
@@ -230,7 +233,7 @@ impl<T: Real> Stepper<T> {
                     T::zero()
                 }
             }),
-            probs: vec![T::zero(); vp],
+            probs: OnceCell::new(),
         };
         stepper.reset();
         stepper
@@ -356,10 +359,7 @@ impl<T: Real> Stepper<T> {
             self.exponentials(top);
         }
         self.offset = Some(top);
-        let inv = T::one() / self.total;
-        for (p, &e) in self.probs.iter_mut().zip(&self.exps) {
-            *p = e * inv;
-        }
+        self.probs.take();
     }
 
     /// `exps <- e^(exps - offset)`, the pad entries zero; `ends` and `total`.
@@ -392,7 +392,16 @@ impl<T: Real> Stepper<T> {
 
     /// `[V]` the distribution of the character after the last one stepped.
     pub fn probs(&self) -> &[T] {
-        &self.probs[..self.vocab]
+        self.probs.get_or_init(|| {
+            let inv = T::one() / self.total;
+            self.exps[..self.vocab].iter().map(|&e| e * inv).collect()
+        })
+    }
+
+    /// `[V]` the distribution of [`Stepper::probs`] before it is normalized (it sums to some
+    /// positive number, not 1): what a draw that normalizes for itself can use as it is.
+    pub fn weights(&self) -> &[T] {
+        &self.exps[..self.vocab]
     }
 
     /// Draw from [`Stepper::probs`] with a uniform `u` in `[0, 1)`: the first character whose
@@ -423,7 +432,7 @@ impl<T: Real> Stepper<T> {
                 }
             }
         }
-        last_positive(&self.probs[..self.vocab]).unwrap_or(0) as u32
+        last_positive(&self.exps[..self.vocab]).unwrap_or(0) as u32
     }
 }
 
