@@ -346,9 +346,9 @@ fn fma<T: Real>(a: T, b: T, c: T) -> T {
 /// one row with a transposed weight matrix, for batch-1 steps (sampling).
 ///
 /// The columns go in blocks of up to five vectors, each block one pass over `k` with two or
-/// four interleaved running sums per vector, so at least four (mostly eight or more) FMA chains are in
-/// flight. (Wider blocks of eight vectors made the compiler vectorize across `k` with gathers
-/// instead, ten times slower: a 256-wide product ran at 12k steps/s.)
+/// four interleaved running sums per vector, so at least four (mostly eight or more) FMA
+/// chains are in flight. (Blocks of eight vectors made the compiler vectorize across `k` with
+/// gathers instead, ten times slower: a 256-wide product ran at 12k steps/s.)
 ///
 /// # Panics
 /// If `y.len()` is not a multiple of [`MATVEC_LANES`] or `w` is not `x.len() * y.len()` long.
