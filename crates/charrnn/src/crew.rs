@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 /// Busy-wait rounds before a waiting thread yields, then parks (a round is one `pause`).
-const SPINS: u32 = 1 << 14;
+const SPINS: u32 = 1 << 11;
 const YIELDS: u32 = 64;
 
 /// The job of the current step, type-erased: `job(i)` runs item `i`.
