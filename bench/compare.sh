@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs, in one go on this machine, charrnn's bench, the numpy reference of the notebook and the
-# PyTorch peer on the same configurations and corpus, and prints one table of chars/s and
-# ratios. The README keeps its latest output.
+# Runs, in one go on this machine, charrnn's bench (default threads, and 1), the numpy reference
+# of the notebook and the PyTorch peer on the same configurations and corpus, and prints one
+# table of chars/s and ratios. The README keeps its latest output.
 #
 #   bench/compare.sh [SHARED_DIR]      (default: ../shared beside the repository)
 #
@@ -36,7 +36,9 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -
 for r in $(seq "$rounds"); do
   d=$tmp/$r
   mkdir -p "$d"
-  "$bin" bench --data "$data" --threads 2 --seconds "$secs" --json > "$d/ours2.jsonl"
+  # The default threads: every core (two here), or one where a model is too small for two
+  # to pay (the table marks those).
+  "$bin" bench --data "$data" --seconds "$secs" --json > "$d/ours2.jsonl"
   "$bin" bench --data "$data" --threads 1 --seconds "$secs" --json > "$d/ours1.jsonl"
 
   # The numpy reference: the seed configuration only (it has no other cells).
@@ -73,8 +75,11 @@ for name in rows(f"{d}/1/ours2.jsonl"):
     c2, c1 = ours(2, name, "chars_per_s"), ours(1, name, "chars_per_s")
     torch = med(lambda r: json.load(open(f"{r}/torch_{name}.json"))["chars_per_s"])
     np_col = f"{numpy:>8.0f} {c2 / numpy:>8.1f}x" if name == "seed" else f"{'':>8} {'':>9}"
-    print(f"{name:<11} {c2:>11.0f} {c1:>11.0f} {c2 / c1:>5.2f}x "
+    mark = "*" if rows(f"{d}/1/ours2.jsonl")[name]["threads"] == 1 else " "
+    print(f"{name:<10}{mark} {c2:>11.0f} {c1:>11.0f} {c2 / c1:>5.2f}x "
           f"{ours(2, name, 'gflops'):>8.1f} {torch:>11.0f} {c2 / torch:>8.2f}x {np_col}")
 s = ours(2, "seed", "sample_chars_per_s")
 print(f"{'sampling':<11} {s:>11.0f} {'':>11} {'':>6} {'':>8} {'':>11} {'':>9} {numpy_sample:>8.0f} {s / numpy_sample:>8.1f}x")
+if any(r["threads"] == 1 for r in rows(f"{d}/1/ours2.jsonl").values()):
+    print("* on 1 thread by default: too small a model for 2 to pay (charrnn::train::useful_threads)")
 PY

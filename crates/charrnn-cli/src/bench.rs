@@ -18,7 +18,8 @@ pub struct BenchArgs {
     /// E64 H512 x2 T100 B50) [default: all]
     #[arg(long = "config", value_name = "NAME")]
     pub configs: Vec<String>,
-    /// Worker threads [default: all cores]
+    /// Worker threads [default: all cores, or fewer for a configuration too small for them to
+    /// pay; the output says how many it used]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Text to train on [default: the built-in corpus]
@@ -70,7 +71,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
         );
     }
     for bc in chosen {
-        let (speed, model) = bench::measure_train(&bc, &ids, vocab.len(), threads, a.seconds)?;
+        let t = match a.threads {
+            Some(_) => threads,
+            None => charrnn::train::useful_threads(
+                &bc.model(vocab.len()),
+                bc.seq_len,
+                bc.batch,
+                threads,
+            ),
+        };
+        let (speed, model) = bench::measure_train(&bc, &ids, vocab.len(), t, a.seconds)?;
         let sample =
             (bc.name == "seed").then(|| bench::measure_sampling(&model, a.seconds.min(2.0)));
         if a.json {

@@ -160,7 +160,8 @@ pub struct TrainArgs {
     /// Arithmetic precision
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
-    /// Worker threads (the batch streams are split across them) [default: all cores]
+    /// Worker threads (the batch streams are split across them) [default: all cores, or fewer
+    /// for a model too small for them to pay]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Hold out this last fraction of the text for validation (0: none, as the notebook)
@@ -504,6 +505,11 @@ fn run_typed<T: Real>(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
                     )
                 })?;
                 cfg.schedule = Schedule::Cosine { total, min };
+            }
+            if a.threads.is_none() {
+                // All cores by default, but no more than pay at this size.
+                let (c, t) = (model.config(), cfg.threads);
+                cfg.threads = charrnn::train::useful_threads(&c, cfg.seq_len, cfg.batch, t);
             }
             Trainer::new(model, streams, cfg)?
         }

@@ -179,6 +179,23 @@ impl<T: Real> Shard<T> {
     }
 }
 
+/// Floating-point work per parameter per shard and step below which a shard does not pay:
+/// every step moves the weights and the gradients between cores (a few µs for a small model,
+/// more across chiplets), which then costs more than the shard saves.
+pub const MIN_FLOPS_PER_PARAM: f64 = 2000.0;
+
+/// How many of `threads` a run of `config` over windows of `seq_len` x `batch` should use:
+/// at most `batch`, and no more than keep each shard's work per step at [`MIN_FLOPS_PER_PARAM`]
+/// per parameter (at least one). The notebook's model (E4 H32, T32 B4) gets one thread: on
+/// the 2-core machine of the README two were slower, or no faster, depending on where the
+/// machine placed them; rnn E64 H256 (T64 B32) and larger get two.
+pub fn useful_threads(config: &ModelConfig, seq_len: usize, batch: usize, threads: usize) -> usize {
+    let params = crate::model::Layout::new(*config).len as f64;
+    let step = crate::bench::train_flops_per_char(config) * (seq_len * batch) as f64;
+    let by_work = (step / (MIN_FLOPS_PER_PARAM * params)).floor().max(1.0) as usize;
+    threads.min(batch).min(by_work).max(1)
+}
+
 /// A model, its optimizer and its place in the data.
 pub struct Trainer<T> {
     pub model: Model<T>,

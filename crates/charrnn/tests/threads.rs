@@ -87,3 +87,26 @@ fn a_seed_and_a_thread_count_repeat_exactly_even_with_dropout() {
         assert_eq!(a, b, "threads {threads}");
     }
 }
+
+#[test]
+fn default_threads_skip_shards_too_small_to_pay() {
+    use charrnn::bench::CONFIGS;
+    use charrnn::train::useful_threads;
+    for bc in CONFIGS {
+        let t = useful_threads(&bc.model(65), bc.seq_len, bc.batch, 2);
+        // The notebook's model moves more data between cores than a shard saves: one thread;
+        // every larger configuration takes both.
+        assert_eq!(t, if bc.name == "seed" { 1 } else { 2 }, "{}", bc.name);
+        assert_eq!(useful_threads(&bc.model(65), bc.seq_len, bc.batch, 1), 1);
+    }
+    // Never more than the batch or the threads asked for, never fewer than one.
+    let big = CONFIGS[4];
+    for (batch, threads) in [(3, 64), (50, 64), (50, 4), (1, 8)] {
+        let t = useful_threads(&big.model(65), big.seq_len, batch, threads);
+        assert!(
+            (1..=batch.min(threads)).contains(&t),
+            "{batch} {threads}: {t}"
+        );
+    }
+    assert_eq!(useful_threads(&big.model(65), big.seq_len, 50, 64), 14);
+}
