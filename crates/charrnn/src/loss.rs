@@ -75,10 +75,13 @@ pub fn softmax_xent_backward<T: Real>(p: &mut [T], v: usize, targets: &[u32], ba
     let b = T::of(batch as f64);
     let inv = T::one() / b;
     for (row, &y) in p.chunks_exact_mut(v).zip(targets) {
-        row[y as usize] -= T::one();
         if T::FAST {
+            // Scale, then subtract: a scalar store just before the vector loads of the same
+            // row would stall them (no store forwarding into a wider load).
             row.iter_mut().for_each(|d| *d *= inv);
+            row[y as usize] -= inv;
         } else {
+            row[y as usize] -= T::one();
             row.iter_mut().for_each(|d| *d /= b);
         }
     }

@@ -297,11 +297,33 @@ pub fn add_row_bias<T: Real>(x: &mut [T], bias: &[T]) {
 }
 
 /// `acc[j] += sum_i x[i, j]` over the rows of the row-major matrix `x` with `acc.len()` columns.
+///
+/// Sixteen columns at a time, summed over all rows in registers and added to `acc` once (adding
+/// each row into `acc` in memory chains every row's store to the next row's load); the sum over
+/// the rows starts from zero and goes in row order, so with `acc` zero the result is the same.
 pub fn add_col_sums<T: Real>(acc: &mut [T], x: &[T]) {
-    for row in x.chunks_exact(acc.len()) {
-        for (a, &v) in acc.iter_mut().zip(row) {
+    const L: usize = 16;
+    let n = acc.len();
+    let mut j = 0;
+    while j + L <= n {
+        let mut s = [T::zero(); L];
+        for row in x.chunks_exact(n) {
+            let r: &[T; L] = row[j..j + L].try_into().expect("16 columns");
+            for l in 0..L {
+                s[l] += r[l];
+            }
+        }
+        for (a, v) in acc[j..j + L].iter_mut().zip(s) {
             *a += v;
         }
+        j += L;
+    }
+    for (jj, a) in acc.iter_mut().enumerate().skip(j) {
+        let mut s = T::zero();
+        for row in x.chunks_exact(n) {
+            s += row[jj];
+        }
+        *a += s;
     }
 }
 
