@@ -107,9 +107,10 @@ impl<T: Real> Model<T> {
         loss
     }
 
-    /// Copy the parameters into `wt` with every matrix the forward pass multiplies on the
-    /// right (each layer's `W_ih` and `W_hh`, and the output weights) transposed, so those
-    /// products read contiguous rows. Done once per step and shared by every shard.
+    /// Copy the parameters into `wt` with the matrices the forward pass multiplies on the
+    /// right over a whole chunk (each layer's `W_ih` and the output weights) transposed, so
+    /// those products read contiguous rows. Done once per step and shared by every shard.
+    /// (`W_hh` stays as it is: the forward pass packs it into panels from the weights.)
     pub fn transpose_into(&self, wt: &mut Vec<T>) {
         let l = &self.layout;
         wt.resize(self.w.len(), T::zero());
@@ -122,12 +123,6 @@ impl<T: Real> Model<T> {
                 gh,
                 layer.input,
                 &mut wt[layer.wih.clone()],
-            );
-            transpose(
-                &self.w[layer.whh.clone()],
-                gh,
-                c.hidden,
-                &mut wt[layer.whh.clone()],
             );
         }
         transpose(
