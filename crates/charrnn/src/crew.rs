@@ -57,16 +57,21 @@ impl Crew {
             panicked: AtomicBool::new(false),
             job: UnsafeCell::new(None),
         });
-        let mut workers = Vec::new();
+        // Built first, so that a failed spawn drops it and its `Drop` stops the workers
+        // already started.
+        let mut crew = Crew {
+            shared,
+            workers: Vec::new(),
+        };
         for index in 1..threads {
             let sleeping = Arc::new(AtomicBool::new(false));
-            let (sh, sl) = (shared.clone(), sleeping.clone());
+            let (sh, sl) = (crew.shared.clone(), sleeping.clone());
             let handle = thread::Builder::new()
                 .name(format!("charrnn-shard-{index}"))
                 .spawn(move || work(&sh, &sl, index))?;
-            workers.push(Worker { sleeping, handle });
+            crew.workers.push(Worker { sleeping, handle });
         }
-        Ok(Crew { shared, workers })
+        Ok(crew)
     }
 
     /// Threads in the crew, the caller's included.
@@ -78,7 +83,7 @@ impl Crew {
     ///
     /// # Panics
     /// If `items` is not one per thread, or `f` panicked on any thread.
-    pub fn for_each_mut<S: Send>(&self, items: &mut [S], f: impl Fn(&mut S) + Sync) {
+    pub fn for_each_mut<S: Send>(&mut self, items: &mut [S], f: impl Fn(&mut S) + Sync) {
         assert_eq!(items.len(), self.threads(), "one item per crew thread");
         struct Items<S>(*mut S);
         // SAFETY: each index is taken by exactly one thread (below), so the `&mut`s are disjoint.
@@ -97,7 +102,7 @@ impl Crew {
         self.run(&job);
     }
 
-    fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+    fn run(&mut self, job: &(dyn Fn(usize) + Sync)) {
         let sh = &*self.shared;
         sh.done.store(0, Relaxed);
         // SAFETY: no worker reads `job` until `generation` moves; this frame outlives every use
@@ -116,10 +121,11 @@ impl Crew {
         wait(|| sh.done.load(Acquire) == self.workers.len());
         // SAFETY: every worker is done with the job.
         unsafe { *sh.job.get() = None };
+        let theirs = sh.panicked.swap(false, Relaxed);
         if let Err(e) = mine {
             resume_unwind(e);
         }
-        if sh.panicked.swap(false, Relaxed) {
+        if theirs {
             panic!("a training thread panicked");
         }
     }
@@ -182,8 +188,11 @@ fn work(sh: &Shared, sleeping: &AtomicBool, index: usize) {
         // SAFETY: set before `generation` moved, kept until `done` counts this worker.
         let job = unsafe { (*sh.job.get()).expect("a job for this step") };
         // SAFETY: the job's frame waits for this worker (see `Crew::run`).
-        if catch_unwind(AssertUnwindSafe(|| unsafe { (*job)(index) })).is_err() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)(index) })) {
             sh.panicked.store(true, Relaxed);
+            // Leaked, not dropped: a payload whose drop panicked would end this thread
+            // before it counts itself done, and the caller would wait forever.
+            std::mem::forget(payload);
         }
         sh.done.fetch_add(1, Release);
     }
@@ -196,7 +205,7 @@ mod tests {
     #[test]
     fn every_item_runs_once_per_step_on_its_own_thread() {
         for threads in [1, 2, 3, 5] {
-            let crew = Crew::new(threads).unwrap();
+            let mut crew = Crew::new(threads).unwrap();
             let mut items: Vec<(usize, Option<thread::ThreadId>)> = vec![(0, None); threads];
             for step in 0..200 {
                 crew.for_each_mut(&mut items, |it| {
@@ -215,7 +224,7 @@ mod tests {
 
     #[test]
     fn workers_wake_after_parking() {
-        let crew = Crew::new(2).unwrap();
+        let mut crew = Crew::new(2).unwrap();
         let mut items = [0u32; 2];
         crew.for_each_mut(&mut items, |x| *x += 1);
         // Long enough for the worker to spin out and park.
@@ -226,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_panic_on_a_worker_reaches_the_caller() {
-        let crew = Crew::new(2).unwrap();
+        let mut crew = Crew::new(2).unwrap();
         let mut items = [0u32, 1];
         let r = catch_unwind(AssertUnwindSafe(|| {
             crew.for_each_mut(&mut items, |x| assert_eq!(*x, 0, "boom"))
@@ -235,5 +244,18 @@ mod tests {
         // The crew still works.
         crew.for_each_mut(&mut items, |x| *x = 7);
         assert_eq!(items, [7, 7]);
+    }
+
+    #[test]
+    fn a_step_after_panics_on_both_sides_runs_clean() {
+        let mut crew = Crew::new(2).unwrap();
+        let mut items = [0u32, 1];
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            crew.for_each_mut(&mut items, |_| panic!("both threads"))
+        }));
+        assert!(r.is_err());
+        // The worker's panic is not carried over into the next step.
+        crew.for_each_mut(&mut items, |x| *x = 3);
+        assert_eq!(items, [3, 3]);
     }
 }

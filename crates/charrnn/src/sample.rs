@@ -217,7 +217,11 @@ impl<'a, T: Real> Sampler<'a, T> {
     }
 
     /// Draw a character from [`Sampler::probs`] under the settings, without feeding it.
+    ///
+    /// # Panics
+    /// If the sampler was never primed or fed (there is no distribution to draw from).
     pub fn draw(&mut self) -> u32 {
+        assert!(!self.fresh, "prime the sampler before drawing");
         let c = &self.config;
         if c.temperature == 1.0 && c.top_k.is_none() && c.top_p.is_none() && !c.argmax {
             // Plain sampling draws from the model's distribution as it is.

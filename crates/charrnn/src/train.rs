@@ -313,7 +313,7 @@ impl<T: Real> Trainer<T> {
         let w = self.cursor.advance(&self.streams);
         self.model.transpose_into(&mut self.wt);
         let (model, wt, streams, p) = (&self.model, &self.wt[..], &self.streams, self.cfg.dropout);
-        match &self.crew {
+        match &mut self.crew {
             None => self
                 .shards
                 .iter_mut()

@@ -391,7 +391,11 @@ pub fn matvec_from<T: Real>(x: &[T], w: &[T], base: &[T], y: &mut [T]) {
 fn matvec<T: Real>(x: &[T], w: &[T], base: Option<&[T]>, y: &mut [T]) {
     let (k, n) = (x.len(), y.len());
     assert_eq!(n % MATVEC_LANES, 0, "matvec needs whole blocks of columns");
-    assert_eq!(w.len(), k * n, "matvec: weights of another shape");
+    assert_eq!(
+        Some(w.len()),
+        k.checked_mul(n),
+        "matvec: weights of another shape"
+    );
     let mut j = 0;
     while n - j >= 6 * MATVEC_LANES {
         matvec_block::<T, 4, 2>(x, w, base, y, j);
@@ -418,7 +422,7 @@ fn matvec_block<T: Real, const NV: usize, const P: usize>(
 ) {
     const L: usize = MATVEC_LANES;
     let (k, n) = (x.len(), y.len());
-    assert!(j + NV * L <= n && w.len() == k * n);
+    assert!(j + NV * L <= n && k.checked_mul(n) == Some(w.len()));
     let mut acc = [[[T::zero(); L]; NV]; P];
     let whole = k / P * P;
     let wp = w.as_ptr();

@@ -136,6 +136,9 @@ pub struct Stepper<T> {
     total: T,
     /// The largest logit of the last step: the offset of the next step's exponentials.
     offset: Option<T>,
+    /// How far this step's largest logit may rise above the offset: `80 - ln V`, so the
+    /// terms stay below `e^80` and their sum below `e^80` (f32 holds `e^88`).
+    max_rise: T,
     /// 1 for the characters of the last block of `exps`, 0 for its pad entries.
     last_mask: [T; L],
     /// `[V]` `exps / total`, made when first asked for after a step (sampling draws from
@@ -226,6 +229,7 @@ impl<T: Real> Stepper<T> {
             ends: vec![T::zero(); vp / MATVEC_LANES],
             total: T::one(),
             offset: None,
+            max_rise: T::of(80.0 - (c.vocab as f64).ln()),
             last_mask: std::array::from_fn(|l| {
                 if vp - L + l < c.vocab {
                     T::one()
@@ -341,8 +345,9 @@ impl<T: Real> Stepper<T> {
     /// The exponentials are taken relative to the previous step's largest logit, not this
     /// step's: softmax does not depend on the offset, and this way they need not wait for the
     /// maximum. That maximum is checked after (a branch the CPU predicts): if the offset is
-    /// more than 80 below it (the largest term could reach exp's clamp) or 40 above it (the
-    /// terms exp clamps from below would no longer be negligible), they are taken again from it.
+    /// more than `max_rise` below it (the sum could overflow) or 10 above it (the terms exp
+    /// clamps from below, at e^-87, would weigh more than in the chunk pass, noticeably so
+    /// once a temperature sharpens or flattens them), they are taken again from it.
     fn softmax(&mut self) {
         let mut m = [T::neg_infinity(); L];
         for b in self.exps.chunks_exact(L) {
@@ -353,7 +358,7 @@ impl<T: Real> Stepper<T> {
         let top = T::max16(&m);
         let offset = self.offset.unwrap_or(top);
         let d = top - offset;
-        if d <= T::of(80.0) && d >= T::of(-40.0) {
+        if d <= self.max_rise && d >= T::of(-10.0) {
             self.exponentials(offset);
         } else {
             self.exponentials(top);
