@@ -345,7 +345,7 @@ impl<T: Real> Stepper<T> {
     /// The exponentials are taken relative to the previous step's largest logit, not this
     /// step's: softmax does not depend on the offset, and this way they need not wait for the
     /// maximum. That maximum is checked after (a branch the CPU predicts): if the offset is
-    /// more than `max_rise` below it (the sum could overflow) or 10 above it (the terms exp
+    /// more than `max_rise` below it (the sum could overflow) or 20 above it (the terms exp
     /// clamps from below, at e^-87, would weigh more than in the chunk pass, noticeably so
     /// once a temperature sharpens or flattens them), they are taken again from it.
     fn softmax(&mut self) {
@@ -358,7 +358,7 @@ impl<T: Real> Stepper<T> {
         let top = T::max16(&m);
         let offset = self.offset.unwrap_or(top);
         let d = top - offset;
-        if d <= self.max_rise && d >= T::of(-10.0) {
+        if d <= self.max_rise && d >= T::of(-20.0) {
             self.exponentials(offset);
         } else {
             self.exponentials(top);
