@@ -265,6 +265,14 @@ impl<T: Real> Stepper<T> {
     pub fn step(&mut self, id: u32) {
         let (hid, cell, id) = (self.hidden, self.cell, id as usize);
         assert!(id < self.vocab, "character id {id} outside the vocabulary");
+        if cell == CellKind::Rnn
+            && self.layers.len() == 1
+            && !self.xtab.is_empty()
+            && self.layers[0].bhh.is_empty()
+        {
+            self.step_rnn1(id);
+            return;
+        }
         for k in 0..self.layers.len() {
             let (below, rest) = self.layers.split_at_mut(k);
             let s = &mut rest[0];
@@ -336,6 +344,24 @@ impl<T: Real> Stepper<T> {
         for s in &mut self.layers {
             s.recurrent_part();
         }
+        self.softmax();
+    }
+
+    /// [`Stepper::step`] for the notebook's model (one tanh layer with one bias, its input part
+    /// tabled), on its own so the compiler lays out just this path: sampling 2-10% faster than
+    /// through the general loop (medians of three sets of interleaved runs).
+    #[inline(never)]
+    fn step_rnn1(&mut self, id: usize) {
+        let s = &mut self.layers[0];
+        let gp = self.gates.len();
+        let inp = &self.xtab[id * gp..(id + 1) * gp];
+        // The notebook's (W_xh x + W_hh h) + b, as in `step`.
+        for (o, ((&v, &r), &b)) in s.h_next.iter_mut().zip(inp.iter().zip(&s.rec).zip(&s.bih)) {
+            *o = (v + r + b).tanh_k();
+        }
+        std::mem::swap(&mut s.h, &mut s.h_next);
+        matvec_from(&s.h, &self.why_t, &self.by, &mut self.exps);
+        s.recurrent_part();
         self.softmax();
     }
 
