@@ -13,15 +13,7 @@
 //! dependency chains are what a batch-1 step waits on.
 //! - `sigmoid`: `1 / (1 + e^{-x})`.
 
-/// `a * b + c`, fused where the CPU has FMA.
-#[inline(always)]
-fn fma(a: f32, b: f32, c: f32) -> f32 {
-    if cfg!(target_feature = "fma") {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
+use super::fma;
 
 /// `e^x` for f32, vectorizable.
 #[inline(always)]

@@ -356,7 +356,7 @@ pub const MATVEC_LANES: usize = 16;
 
 /// `a * b + c`, fused where the CPU has FMA (a library call would be slower than two ops).
 #[inline(always)]
-fn fma<T: Real>(a: T, b: T, c: T) -> T {
+pub(crate) fn fma<T: Real>(a: T, b: T, c: T) -> T {
     if cfg!(target_feature = "fma") {
         a.mul_add(b, c)
     } else {

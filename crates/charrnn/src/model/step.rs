@@ -75,6 +75,29 @@ impl<T: Real> StepLayer<T> {
         matvec_from(&self.h, &self.whh_t, &self.rec_base, &mut self.rec);
     }
 
+    /// The tanh RNN's update, `h_next = tanh(inp + rec + b_ih [+ b_hh])`: the chunk pass's
+    /// order, the notebook's `(W_xh x + W_hh h) + b`.
+    #[inline(always)]
+    fn tanh_update(&mut self, inp: &[T]) {
+        if self.bhh.is_empty() {
+            for (o, ((&v, &r), &b1)) in self
+                .h_next
+                .iter_mut()
+                .zip(inp.iter().zip(&self.rec).zip(&self.bih))
+            {
+                *o = (v + r + b1).tanh_k();
+            }
+        } else {
+            for (o, (((&v, &r), &b1), &b2)) in self
+                .h_next
+                .iter_mut()
+                .zip(inp.iter().zip(&self.rec).zip(&self.bih).zip(&self.bhh))
+            {
+                *o = (v + r + b1 + b2).tanh_k();
+            }
+        }
+    }
+
     /// `gates` (`[Gp]`) <- the input part of the pre-activations for input `x`: `W_ih x` plus
     /// the biases added before the recurrent part (LSTM `b_ih + b_hh`, GRU `b_ih`).
     /// (`in_base + W_ih x` is the chunk pass's `W_ih x + (b_ih + b_hh)`: one rounding either way.)
@@ -265,11 +288,7 @@ impl<T: Real> Stepper<T> {
     pub fn step(&mut self, id: u32) {
         let (hid, cell, id) = (self.hidden, self.cell, id as usize);
         assert!(id < self.vocab, "character id {id} outside the vocabulary");
-        if cell == CellKind::Rnn
-            && self.layers.len() == 1
-            && !self.xtab.is_empty()
-            && self.layers[0].bhh.is_empty()
-        {
+        if cell == CellKind::Rnn && self.layers.len() == 1 && !self.xtab.is_empty() {
             self.step_rnn1(id);
             return;
         }
@@ -294,23 +313,7 @@ impl<T: Real> Stepper<T> {
             // The sums in the chunk pass's order: input part (+ biases), recurrent part, then
             // the tanh RNN's biases: the notebook's (W_xh x + W_hh h) + b.
             match cell {
-                CellKind::Rnn => {
-                    if s.bhh.is_empty() {
-                        for (o, ((&v, &r), &b1)) in
-                            s.h_next.iter_mut().zip(inp.iter().zip(&s.rec).zip(&s.bih))
-                        {
-                            *o = (v + r + b1).tanh_k();
-                        }
-                    } else {
-                        for (o, (((&v, &r), &b1), &b2)) in s
-                            .h_next
-                            .iter_mut()
-                            .zip(inp.iter().zip(&s.rec).zip(&s.bih).zip(&s.bhh))
-                        {
-                            *o = (v + r + b1 + b2).tanh_k();
-                        }
-                    }
-                }
+                CellKind::Rnn => s.tanh_update(inp),
                 CellKind::Lstm => {
                     for ((v, &x), &r) in a.iter_mut().zip(inp).zip(&s.rec) {
                         *v = x + r;
@@ -337,6 +340,12 @@ impl<T: Real> Stepper<T> {
             }
             std::mem::swap(&mut s.h, &mut s.h_next);
         }
+        self.output();
+    }
+
+    /// From the new states: the logits, the next step's recurrent parts, the softmax.
+    #[inline(always)]
+    fn output(&mut self) {
         let top = &self.layers.last().expect("at least one layer").h;
         matvec_from(top, &self.why_t, &self.by, &mut self.exps);
         // The next step's recurrent products need only this step's states: issued here, they
@@ -347,22 +356,16 @@ impl<T: Real> Stepper<T> {
         self.softmax();
     }
 
-    /// [`Stepper::step`] for the notebook's model (one tanh layer with one bias, its input part
-    /// tabled), on its own so the compiler lays out just this path: sampling 2-10% faster than
-    /// through the general loop (medians of three sets of interleaved runs).
+    /// [`Stepper::step`] for the notebook's shape (one tanh layer, its input part tabled), on
+    /// its own so the compiler lays out just this path: sampling 2-10% faster than through the
+    /// general loop (medians of three sets of interleaved runs).
     #[inline(never)]
     fn step_rnn1(&mut self, id: usize) {
         let s = &mut self.layers[0];
         let gp = self.gates.len();
-        let inp = &self.xtab[id * gp..(id + 1) * gp];
-        // The notebook's (W_xh x + W_hh h) + b, as in `step`.
-        for (o, ((&v, &r), &b)) in s.h_next.iter_mut().zip(inp.iter().zip(&s.rec).zip(&s.bih)) {
-            *o = (v + r + b).tanh_k();
-        }
+        s.tanh_update(&self.xtab[id * gp..(id + 1) * gp]);
         std::mem::swap(&mut s.h, &mut s.h_next);
-        matvec_from(&s.h, &self.why_t, &self.by, &mut self.exps);
-        s.recurrent_part();
-        self.softmax();
+        self.output();
     }
 
     /// `exps`, `ends`, `total` and `probs` from the logits in `exps`: whole blocks, lane-wise
