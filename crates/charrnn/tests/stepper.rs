@@ -5,6 +5,9 @@ use charrnn::model::{CellKind, Model, ModelConfig, Stepper, Workspace};
 use charrnn::sample::{SampleConfig, Sampler};
 use rand::{Rng, SeedableRng};
 
+mod support;
+use support::{chi_square, chi_square_999};
+
 fn model(cell: CellKind, vocab: usize, emb: usize, hidden: usize, layers: usize) -> Model<f32> {
     let config = ModelConfig {
         cell,
@@ -108,27 +111,6 @@ fn stepper_draws_invert_the_cumulative_sum() {
     }
 }
 
-/// Pearson's chi-square of `counts` against `p`, categories expected fewer than 5 times pooled.
-fn chi_square(counts: &[u64], p: &[f64]) -> (f64, usize) {
-    let n: u64 = counts.iter().sum();
-    let (mut stat, mut cells, mut po, mut pe) = (0.0, 0, 0.0, 0.0);
-    for (&o, &q) in counts.iter().zip(p) {
-        let e = q * n as f64;
-        if e < 5.0 {
-            po += o as f64;
-            pe += e;
-        } else {
-            stat += (o as f64 - e).powi(2) / e;
-            cells += 1;
-        }
-    }
-    if pe > 0.0 {
-        stat += (po - pe).powi(2) / pe.max(1e-300);
-        cells += 1;
-    }
-    (stat, cells - 1)
-}
-
 #[test]
 fn f32_sampler_draws_match_the_softmax_chi_square() {
     const DRAWS: usize = 30_000;
@@ -143,9 +125,7 @@ fn f32_sampler_draws_match_the_softmax_chi_square() {
             s.generate(&[1], 1, |c| counts[c as usize] += 1);
         }
         let (stat, df) = chi_square(&counts, &p);
-        // The 0.999 quantile (Wilson-Hilferty).
-        let k = df as f64;
-        let limit = k * (1.0 - 2.0 / (9.0 * k) + 3.090 * (2.0 / (9.0 * k)).sqrt()).powi(3);
+        let limit = chi_square_999(df);
         assert!(df >= 5, "{df}");
         assert!(
             stat < limit,
