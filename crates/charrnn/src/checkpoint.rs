@@ -18,8 +18,8 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::kernels::Real;
 use crate::model::{Layout, Model};
-use crate::real::Real;
 use crate::vocab::Vocab;
 
 mod validate;

@@ -1,8 +1,8 @@
 //! Scoring a text: the model's cross-entropy over every character after the first, with the
 //! recurrent state carried through the whole text (batch 1, no dropout).
 
+use crate::kernels::Real;
 use crate::model::{Model, Workspace};
-use crate::real::Real;
 use crate::vocab::Ids;
 
 /// The loss of a model on a text.

@@ -31,13 +31,12 @@ pub mod kernels;
 pub mod loss;
 pub mod model;
 pub mod optim;
-pub mod real;
 pub mod resume;
 pub mod sample;
 pub mod train;
 pub mod vocab;
 
 pub use error::{Error, Result};
+pub use kernels::Real;
 pub use model::{Model, ModelConfig};
-pub use real::Real;
 pub use vocab::Vocab;

@@ -5,7 +5,7 @@
 //! Backward turns probabilities into `do = (p - onehot(target)) / batch` in place.
 
 use crate::kernels;
-use crate::real::Real;
+use crate::kernels::Real;
 
 /// Softmax every row of `x` (`[N, V]`) in place.
 pub fn softmax_rows<T: Real>(x: &mut [T], v: usize) {

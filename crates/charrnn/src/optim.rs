@@ -9,8 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels;
+use crate::kernels::Real;
 use crate::model::Layout;
-use crate::real::Real;
 
 /// How gradients are clipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

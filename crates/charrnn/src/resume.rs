@@ -50,9 +50,9 @@ use crate::checkpoint::{self, Checkpoint, ExtraTensor};
 use crate::data::{Cursor, Streams};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::kernels::Real;
 use crate::model::CellKind;
 use crate::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
-use crate::real::Real;
 use crate::train::{TrainConfig, TrainState, Trainer};
 use crate::vocab::Vocab;
 

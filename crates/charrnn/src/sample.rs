@@ -38,8 +38,8 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::{Error, Result};
+use crate::kernels::Real;
 use crate::model::{Model, Stepper, Workspace};
-use crate::real::Real;
 
 /// How the next character is chosen from the model's distribution.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -14,9 +14,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::crew::Crew;
 use crate::data::{Cursor, Streams, Window};
 use crate::error::{Error, Result};
+use crate::kernels::Real;
 use crate::model::{Mode, Model, ModelConfig, Workspace};
 use crate::optim::{Clip, ClipStats, OptimConfig, Optimizer, Schedule};
-use crate::real::Real;
 
 /// Training settings (the notebook's hyperparameters by default).
 #[derive(Clone, Debug, PartialEq)]

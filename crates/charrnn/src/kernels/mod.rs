@@ -3,9 +3,10 @@
 //! Every fast kernel has a naive twin here, used by the tests as its reference.
 //! Matrices are strided views into slices ([`MatRef`], [`MatMut`]), so a transpose is free.
 
-use crate::real::Real;
+pub use real::Real;
 
 pub mod math;
+mod real;
 pub mod sgemm;
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.

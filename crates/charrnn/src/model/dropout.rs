@@ -11,7 +11,7 @@
 use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::real::Real;
+use crate::kernels::Real;
 
 /// How a forward pass treats dropout.
 #[derive(Debug)]

@@ -18,10 +18,10 @@
 //! gh `[B, 3H]` (one step's recurrent part, scratch); dh `[T*B, H]`; dgi and dgh `[T*B, 3H]`;
 //! dh_next `[B, H]`.
 
+use crate::kernels::Real;
 use crate::kernels::{add_row_bias, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
-use crate::real::Real;
 
 /// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `s.h[B..]`, `s.gates` and `s.gh_n` from `x` and the carried state in `s.h[..B]`;
 /// `gh` (`[B, 3H]`) is scratch.

@@ -16,10 +16,10 @@
 //! block 0 the carried state; gates `[T*B, 4H]` (the activated i, f, g, o); tanh_c `[T*B, H]`;
 //! dh `[T*B, H]`; da `[T*B, 4H]`; dh_next and dc_next `[B, H]`.
 
+use crate::kernels::Real;
 use crate::kernels::{add_row_bias2, gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
 use crate::model::LayerState;
-use crate::real::Real;
 
 /// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `s.h[B..]`, `s.c[B..]`, `s.gates` and `s.tanh_c` from `x` and the carried state in
 /// `s.h[..B]`, `s.c[..B]`.

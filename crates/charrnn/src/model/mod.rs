@@ -24,9 +24,9 @@ pub use dropout::Mode;
 pub use layout::{CellKind, LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 pub use step::Stepper;
 
+use crate::kernels::Real;
 use crate::kernels::{add_row_bias, gemm, MatMut, MatRef, Packed};
 use crate::loss;
-use crate::real::Real;
 
 /// A model's parameters.
 #[derive(Clone, Debug)]

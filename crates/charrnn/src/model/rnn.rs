@@ -8,9 +8,9 @@
 //! Shapes (time-major rows, row `t * B + b`): x `[T*B, In]`, h `[(T+1)*B, H]` with block 0 the
 //! carried state `h_{-1}`, dh and da `[T*B, H]`.
 
+use crate::kernels::Real;
 use crate::kernels::{gemm, gemm_packed, MatMut, MatRef, Packed};
 use crate::model::layout::LayerLayout;
-use crate::real::Real;
 
 /// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `h[B..]` from `x` and the carried state in `h[..B]`.
 pub(crate) fn forward<T: Real>(

@@ -12,9 +12,9 @@
 
 use std::cell::OnceCell;
 
+use crate::kernels::Real;
 use crate::kernels::{matvec_from, MATVEC_LANES};
 use crate::model::{gru, lstm, CellKind, Model};
-use crate::real::Real;
 
 const L: usize = MATVEC_LANES;
 

@@ -36,7 +36,7 @@ pub trait Real:
     ///
     /// # Safety
     /// Every index reached through the strides must lie inside the allocation the pointers come
-    /// from; callers check this through [`crate::kernels::gemm`].
+    /// from; callers check this through [`super::gemm`].
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_raw(
         m: usize,
@@ -59,7 +59,7 @@ pub trait Real:
     /// on this CPU; returns `false` when it did nothing.
     ///
     /// # Safety
-    /// As [`crate::kernels::sgemm::sgemm`].
+    /// As [`super::sgemm::sgemm`].
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_unit(
         _m: usize,
@@ -77,7 +77,7 @@ pub trait Real:
         false
     }
 
-    /// Width of the column panels of [`crate::kernels::Packed`] matrices, or `None` where
+    /// Width of the column panels of [`super::Packed`] matrices, or `None` where
     /// this type has no packed kernel (then they stay plain row-major).
     fn panel_width() -> Option<usize> {
         None
@@ -86,7 +86,7 @@ pub trait Real:
     /// Pack a `k x n` strided matrix into panels of `nr` columns.
     ///
     /// # Safety
-    /// As [`crate::kernels::sgemm::pack_panels`]; only called when `panel_width` is `Some`.
+    /// As [`super::sgemm::pack_panels`]; only called when `panel_width` is `Some`.
     unsafe fn pack_panels(
         _k: usize,
         _n: usize,
@@ -102,7 +102,7 @@ pub trait Real:
     /// `C <- A P (+ C)` for panels P.
     ///
     /// # Safety
-    /// As [`crate::kernels::sgemm::sgemm_panels`]; only called when `panel_width` is `Some`.
+    /// As [`super::sgemm::sgemm_panels`]; only called when `panel_width` is `Some`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_panels(
         _m: usize,
@@ -131,13 +131,13 @@ pub trait Real:
     /// them inside one register, the same tree.
     #[inline(always)]
     fn sum16(a: &[Self; 16]) -> Self {
-        crate::kernels::fold_halving(*a, |x, y| x + y)
+        super::fold_halving(*a, |x, y| x + y)
     }
 
     /// The largest of 16 values (of two equal, either); see [`Real::sum16`].
     #[inline(always)]
     fn max16(a: &[Self; 16]) -> Self {
-        crate::kernels::fold_halving(*a, |x, y| if x > y { x } else { y })
+        super::fold_halving(*a, |x, y| if x > y { x } else { y })
     }
 
     /// The first `l` whose running sum `a[0] + ... + a[l]` is above `r`, if any (f32 on
@@ -183,7 +183,7 @@ impl Real for f32 {
         rsc: usize,
     ) -> bool {
         // SAFETY: forwarded contract.
-        unsafe { crate::kernels::sgemm::sgemm(m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
+        unsafe { super::sgemm::sgemm(m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
     }
 
     unsafe fn gemm_raw(
@@ -213,7 +213,7 @@ impl Real for f32 {
     }
 
     fn panel_width() -> Option<usize> {
-        crate::kernels::sgemm::panel_width()
+        super::sgemm::panel_width()
     }
 
     unsafe fn pack_panels(
@@ -226,7 +226,7 @@ impl Real for f32 {
         out: &mut Vec<f32>,
     ) {
         // SAFETY: forwarded contract.
-        unsafe { crate::kernels::sgemm::pack_panels(k, n, b, rsb, csb, nr, out) }
+        unsafe { super::sgemm::pack_panels(k, n, b, rsb, csb, nr, out) }
     }
 
     unsafe fn gemm_panels(
@@ -242,24 +242,22 @@ impl Real for f32 {
         rsc: usize,
     ) {
         // SAFETY: forwarded contract.
-        unsafe {
-            crate::kernels::sgemm::sgemm_panels(m, n, k, a, rsa, csa, panels, accumulate, c, rsc)
-        }
+        unsafe { super::sgemm::sgemm_panels(m, n, k, a, rsa, csa, panels, accumulate, c, rsc) }
     }
 
     #[inline(always)]
     fn exp_k(self) -> f32 {
-        crate::kernels::math::exp_f32(self)
+        super::math::exp_f32(self)
     }
 
     #[inline(always)]
     fn tanh_k(self) -> f32 {
-        crate::kernels::math::tanh_f32(self)
+        super::math::tanh_f32(self)
     }
 
     #[inline(always)]
     fn sigmoid_k(self) -> f32 {
-        crate::kernels::math::sigmoid_f32(self)
+        super::math::sigmoid_f32(self)
     }
 
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
