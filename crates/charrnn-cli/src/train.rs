@@ -244,9 +244,9 @@ fn dtype_name(d: Dtype) -> &'static str {
 
 fn cell_kind(c: Cell) -> CellKind {
     match c {
-        Cell::Rnn => CellKind::Rnn,
-        Cell::Lstm => CellKind::Lstm,
-        Cell::Gru => CellKind::Gru,
+        Cell::Rnn => CellKind::RNN,
+        Cell::Lstm => CellKind::LSTM,
+        Cell::Gru => CellKind::GRU,
     }
 }
 

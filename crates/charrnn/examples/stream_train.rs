@@ -38,7 +38,7 @@ fn main() -> charrnn::Result<()> {
         ..Default::default()
     };
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: c.vocab.len(),
         emb: 4,
         hidden: 64,

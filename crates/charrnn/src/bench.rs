@@ -40,7 +40,7 @@ impl BenchConfig {
 pub const CONFIGS: [BenchConfig; 5] = [
     BenchConfig {
         name: "seed",
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         emb: 4,
         hidden: 32,
         layers: 1,
@@ -49,7 +49,7 @@ pub const CONFIGS: [BenchConfig; 5] = [
     },
     BenchConfig {
         name: "rnn256",
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         emb: 64,
         hidden: 256,
         layers: 1,
@@ -58,7 +58,7 @@ pub const CONFIGS: [BenchConfig; 5] = [
     },
     BenchConfig {
         name: "lstm2x128",
-        cell: CellKind::Lstm,
+        cell: CellKind::LSTM,
         emb: 64,
         hidden: 128,
         layers: 2,
@@ -67,7 +67,7 @@ pub const CONFIGS: [BenchConfig; 5] = [
     },
     BenchConfig {
         name: "gru256",
-        cell: CellKind::Gru,
+        cell: CellKind::GRU,
         emb: 64,
         hidden: 256,
         layers: 1,
@@ -76,7 +76,7 @@ pub const CONFIGS: [BenchConfig; 5] = [
     },
     BenchConfig {
         name: "lstm2x512",
-        cell: CellKind::Lstm,
+        cell: CellKind::LSTM,
         emb: 64,
         hidden: 512,
         layers: 2,
@@ -88,18 +88,6 @@ pub const CONFIGS: [BenchConfig; 5] = [
 /// The configuration called `name`.
 pub fn config(name: &str) -> Option<BenchConfig> {
     CONFIGS.iter().find(|c| c.name == name).copied()
-}
-
-/// Floating-point operations to train on one character: the forward multiply-adds of every
-/// layer and of the output layer, times 2 (a multiply and an add), times 3 (the forward
-/// product and backward's two).
-pub fn train_flops_per_char(c: &ModelConfig) -> f64 {
-    let mut macs = c.vocab * c.hidden;
-    for k in 0..c.layers {
-        let input = if k == 0 { c.emb } else { c.hidden };
-        macs += c.cell.gates() * c.hidden * (input + c.hidden);
-    }
-    6.0 * macs as f64
 }
 
 /// What one training measurement found.
@@ -140,7 +128,7 @@ pub fn measure_train(
     let chars_per_s = (steps * (bc.seq_len * bc.batch) as u64) as f64 / secs;
     let speed = TrainSpeed {
         chars_per_s,
-        gflops: chars_per_s * train_flops_per_char(&config) / 1e9,
+        gflops: chars_per_s * config.train_flops_per_char() / 1e9,
         threads: trainer.threads(),
     };
     Ok((speed, trainer.model))

@@ -216,7 +216,7 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
         .filter(|(n, _)| !n.starts_with(TRAIN_PREFIX))
         .map(|(n, v)| (n, v.shape().to_vec()))
         .collect();
-    let config = Layout::infer(&shapes)?;
+    let config = Layout::infer(&shapes, meta.get("cell").map(String::as_str))?;
     if config.vocab != vocab.len() {
         return Err(format!(
             "the tensors are for a vocabulary of {} characters but the \"vocab\" metadata has {}",
@@ -228,10 +228,10 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
         return Err("a tensor has a zero dimension".into());
     }
     // Every tensor the model needs must be in the file, so the file's data bounds the count;
-    // checked before `Layout::new` multiplies the dimensions.
+    // checked (the layout's arithmetic is) before anything is allocated from it.
     let data_bytes = bytes.len() - 8 - header_len;
-    match validate::param_count(&config) {
-        Some(n) if n <= data_bytes / 4 => {}
+    let layout = match Layout::try_new(config) {
+        Some(l) if l.len <= data_bytes / 4 => l,
         _ => {
             return Err(format!(
                 "the tensor shapes describe a {} model (vocabulary {}, embedding {}, hidden {}, {} layers) larger than the file's {data_bytes} bytes of data: the header is corrupt",
@@ -242,8 +242,7 @@ pub fn from_bytes<T: Real>(bytes: &[u8]) -> std::result::Result<Checkpoint<T>, S
                 config.layers
             ))
         }
-    }
-    let layout = Layout::new(config);
+    };
     for (name, _) in &shapes {
         if layout.tensor(name).is_none() {
             return Err(format!(

@@ -8,7 +8,7 @@
 //! let text = "hello world, hello rnn. ".repeat(20);
 //! let vocab = Vocab::from_text(&text);
 //! let streams = data::Streams::new(vocab.encode(&text).unwrap(), 8, 2).unwrap();
-//! let config = ModelConfig { cell: CellKind::Rnn, vocab: vocab.len(), emb: 4, hidden: 16, layers: 1 };
+//! let config = ModelConfig { cell: CellKind::RNN, vocab: vocab.len(), emb: 4, hidden: 16, layers: 1 };
 //! let model = train::init_model::<f32>(config, 0.02, 42).unwrap();
 //! let mut trainer = train::Trainer::new(model, streams, train::TrainConfig { seq_len: 8, batch: 2, ..Default::default() }).unwrap();
 //! let first = trainer.train_step().loss;

@@ -12,6 +12,8 @@
 //! | `train.state.h` | `[L, B, H]` | the hidden state carried into the next window, by stream |
 //! | `train.state.c` | `[L, B, H]` | the LSTM's carried cell state (LSTM only) |
 //!
+//! (one `train.state.{name}` per state of the cell, by [`crate::model::CellSpec::states`])
+//!
 //! in the model's dtype, and metadata: `train.format_version` ([`STATE_VERSION`]),
 //! `train.state` (JSON: step, epochs, cursor, smoothed loss, optimizer step count, the dropout
 //! RNG of each thread) and `train.config` (JSON: the [`TrainConfig`]). Callers may add their own
@@ -25,7 +27,7 @@
 //! let text = "to be or not to be, that is the question. ".repeat(20);
 //! let vocab = Vocab::from_text(&text);
 //! let streams = Streams::new(vocab.encode(&text).unwrap(), 8, 2).unwrap();
-//! let config = ModelConfig { cell: CellKind::Lstm, vocab: vocab.len(), emb: 4, hidden: 8, layers: 1 };
+//! let config = ModelConfig { cell: CellKind::LSTM, vocab: vocab.len(), emb: 4, hidden: 8, layers: 1 };
 //! let cfg = train::TrainConfig { seq_len: 8, batch: 2, dropout: 0.1, ..Default::default() };
 //! let model = train::init_model::<f32>(config, 0.1, 1).unwrap();
 //! let mut a = train::Trainer::new(model, streams.clone(), cfg).unwrap();
@@ -51,7 +53,6 @@ use crate::data::{Cursor, Streams};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::kernels::Real;
-use crate::model::CellKind;
 use crate::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
 use crate::train::{TrainConfig, TrainState, Trainer};
 use crate::vocab::Vocab;
@@ -120,18 +121,12 @@ pub fn to_bytes<T: Real>(
             bytes(&st.optim_v),
         ));
     }
-    tensors.push((
-        "train.state.h".into(),
-        T::DTYPE,
-        vec![l, b, h],
-        bytes(&st.h),
-    ));
-    if !st.c.is_empty() {
+    for (name, buf) in c.cell.spec().states().iter().zip(&st.states) {
         tensors.push((
-            "train.state.c".into(),
+            format!("train.state.{name}"),
             T::DTYPE,
             vec![l, b, h],
-            bytes(&st.c),
+            bytes(buf),
         ));
     }
     let record = StateRecord {
@@ -251,8 +246,13 @@ pub fn from_parts<T: Real>(
         optim_t: record.optim_t,
         optim_m: read("train.optim.m", true)?,
         optim_v: read("train.optim.v", config.optim.kind == OptimKind::Adam)?,
-        h: read("train.state.h", true)?,
-        c: read("train.state.c", c.cell == CellKind::Lstm)?,
+        states: c
+            .cell
+            .spec()
+            .states()
+            .iter()
+            .map(|name| read(&format!("train.state.{name}"), true))
+            .collect::<std::result::Result<_, _>>()?,
         rngs: record.rngs,
     };
     if state.rngs.is_empty() {

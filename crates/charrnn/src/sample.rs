@@ -18,7 +18,7 @@
 //! use charrnn::sample::{SampleConfig, Sampler};
 //! use rand::SeedableRng;
 //!
-//! let config = ModelConfig { cell: CellKind::Gru, vocab: 6, emb: 3, hidden: 8, layers: 1 };
+//! let config = ModelConfig { cell: CellKind::GRU, vocab: 6, emb: 3, hidden: 8, layers: 1 };
 //! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
 //! let model = Model::<f32>::init(config, 0.5, &mut rng);
 //! let top3 = SampleConfig { temperature: 0.8, top_k: Some(3), ..Default::default() };
@@ -473,7 +473,7 @@ pub struct Beam {
 /// use charrnn::sample::beam_search;
 /// use rand::SeedableRng;
 ///
-/// let config = ModelConfig { cell: CellKind::Lstm, vocab: 5, emb: 3, hidden: 8, layers: 2 };
+/// let config = ModelConfig { cell: CellKind::LSTM, vocab: 5, emb: 3, hidden: 8, layers: 2 };
 /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
 /// let model = Model::<f64>::init(config, 0.5, &mut rng);
 /// let beams = beam_search(&model, &[1, 2], 10, 4);

@@ -108,11 +108,10 @@ pub struct TrainState<T> {
     pub optim_m: Vec<T>,
     /// `[N]` Adam's second moment; empty for the other optimizers.
     pub optim_v: Vec<T>,
-    /// `[L, B, H]` the hidden state carried into the next window, by stream (independent of
-    /// how the streams are split across threads).
-    pub h: Vec<T>,
-    /// `[L, B, H]` the LSTM's carried cell state; empty for the other cells.
-    pub c: Vec<T>,
+    /// `[L, B, H]` per state of the cell (h, then the LSTM's c; see
+    /// [`crate::model::CellSpec::states`]): the state carried into the next window, by stream
+    /// (independent of how the streams are split across threads).
+    pub states: Vec<Vec<T>>,
     /// The dropout RNG of each shard, in shard order (one per thread).
     pub rngs: Vec<Xoshiro256PlusPlus>,
 }
@@ -191,7 +190,7 @@ pub const MIN_FLOPS_PER_PARAM: f64 = 2000.0;
 /// machine placed them; rnn E64 H256 (T64 B32) and larger get two.
 pub fn useful_threads(config: &ModelConfig, seq_len: usize, batch: usize, threads: usize) -> usize {
     let params = crate::model::Layout::new(*config).len as f64;
-    let step = crate::bench::train_flops_per_char(config) * (seq_len * batch) as f64;
+    let step = config.train_flops_per_char() * (seq_len * batch) as f64;
     let by_work = (step / (MIN_FLOPS_PER_PARAM * params)).floor().max(1.0) as usize;
     threads.min(batch).min(by_work).max(1)
 }
@@ -373,20 +372,14 @@ impl<T: Real> Trainer<T> {
     pub fn snapshot(&self) -> TrainState<T> {
         let c = self.model.config();
         let (b, h) = (self.cfg.batch, c.hidden);
-        let lstm = c.cell == crate::model::CellKind::Lstm;
-        let mut hs = vec![T::zero(); c.layers * b * h];
-        let mut cs = if lstm {
-            vec![T::zero(); c.layers * b * h]
-        } else {
-            Vec::new()
-        };
-        for k in 0..c.layers {
-            for s in &self.shards {
-                let at = (k * b + s.first) * h;
-                let n = s.ws.batch * h;
-                hs[at..at + n].copy_from_slice(s.ws.last_state(k));
-                if lstm {
-                    cs[at..at + n].copy_from_slice(s.ws.last_cell_state(k));
+        let n_states = c.cell.spec().states().len();
+        let mut states = vec![vec![T::zero(); c.layers * b * h]; n_states];
+        for (i, st) in states.iter_mut().enumerate() {
+            for k in 0..c.layers {
+                for s in &self.shards {
+                    let at = (k * b + s.first) * h;
+                    let n = s.ws.batch * h;
+                    st[at..at + n].copy_from_slice(s.ws.last(k, i));
                 }
             }
         }
@@ -398,8 +391,7 @@ impl<T: Real> Trainer<T> {
             optim_t: self.optim.t,
             optim_m: self.optim.m.clone(),
             optim_v: self.optim.v.clone(),
-            h: hs,
-            c: cs,
+            states,
             rngs: self.shards.iter().map(|s| s.rng.clone()).collect(),
         }
     }
@@ -418,22 +410,24 @@ impl<T: Real> Trainer<T> {
         let c = self.model.config();
         let n = self.model.layout.len;
         let (b, h) = (self.cfg.batch, c.hidden);
-        let lstm = c.cell == crate::model::CellKind::Lstm;
+        let names = c.cell.spec().states();
         let adam = self.cfg.optim.kind == crate::optim::OptimKind::Adam;
-        let checks = [
-            ("optimizer state m", state.optim_m.len(), n),
+        let mut checks = vec![
+            ("optimizer state m".to_string(), state.optim_m.len(), n),
             (
-                "optimizer state v",
+                "optimizer state v".to_string(),
                 state.optim_v.len(),
                 if adam { n } else { 0 },
             ),
-            ("carried hidden state", state.h.len(), c.layers * b * h),
             (
-                "carried cell state",
-                state.c.len(),
-                if lstm { c.layers * b * h } else { 0 },
+                "number of carried states".to_string(),
+                state.states.len(),
+                names.len(),
             ),
         ];
+        for (name, st) in names.iter().zip(&state.states) {
+            checks.push((format!("carried state {name}"), st.len(), c.layers * b * h));
+        }
         for (what, got, want) in checks {
             if got != want {
                 return Err(Error::config(format!(
@@ -442,17 +436,16 @@ impl<T: Real> Trainer<T> {
                 )));
             }
         }
-        for k in 0..c.layers {
-            for s in &mut self.shards {
-                let at = (k * b + s.first) * h;
-                let len = s.ws.batch * h;
-                let last = s.ws.steps * len;
-                let layer = &mut s.ws.layers[k];
-                // Block T is what the next window carries in; block 0 for good measure.
-                for block in [0, last] {
-                    layer.h[block..block + len].copy_from_slice(&state.h[at..at + len]);
-                    if lstm {
-                        layer.c[block..block + len].copy_from_slice(&state.c[at..at + len]);
+        for (i, st) in state.states.iter().enumerate() {
+            for k in 0..c.layers {
+                for s in &mut self.shards {
+                    let at = (k * b + s.first) * h;
+                    let len = s.ws.batch * h;
+                    let last = s.ws.steps * len;
+                    let buf = &mut s.ws.layers[k].states[i];
+                    // Block T is what the next window carries in; block 0 for good measure.
+                    for block in [0, last] {
+                        buf[block..block + len].copy_from_slice(&st[at..at + len]);
                     }
                 }
             }

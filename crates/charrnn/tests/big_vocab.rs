@@ -46,7 +46,7 @@ fn twenty_thousand_characters_train_and_sample() {
     assert_eq!(c.vocab.len(), V);
     assert!(matches!(c.ids, Ids::U16(_)), "16-bit ids for V = {V}");
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: V,
         emb: 8,
         hidden: 32,
@@ -111,7 +111,7 @@ fn twenty_thousand_characters_train_and_sample() {
 #[test]
 fn output_layer_gradient_is_exact_at_twenty_thousand() {
     let config = ModelConfig {
-        cell: CellKind::Lstm,
+        cell: CellKind::LSTM,
         vocab: V,
         emb: 3,
         hidden: 4,

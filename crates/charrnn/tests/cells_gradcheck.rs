@@ -117,37 +117,37 @@ fn check(cell: CellKind, layers: usize) {
 
 #[test]
 fn rnn_one_layer() {
-    check(CellKind::Rnn, 1);
+    check(CellKind::RNN, 1);
 }
 
 #[test]
 fn rnn_three_layers() {
-    check(CellKind::Rnn, 3);
+    check(CellKind::RNN, 3);
 }
 
 #[test]
 fn lstm_one_layer() {
-    check(CellKind::Lstm, 1);
+    check(CellKind::LSTM, 1);
 }
 
 #[test]
 fn lstm_three_layers() {
-    check(CellKind::Lstm, 3);
+    check(CellKind::LSTM, 3);
 }
 
 #[test]
 fn gru_one_layer() {
-    check(CellKind::Gru, 1);
+    check(CellKind::GRU, 1);
 }
 
 #[test]
 fn gru_three_layers() {
-    check(CellKind::Gru, 3);
+    check(CellKind::GRU, 3);
 }
 
 #[test]
 fn dropout_is_off_in_evaluation() {
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         let mut c = case(cell, 3, 3);
         let (x, y) = (c.inputs.clone(), c.targets.clone());
         let eval = c.model.forward(&mut c.ws, &x, Some(&y));
@@ -197,7 +197,7 @@ fn dropout_is_off_in_evaluation() {
 
 #[test]
 fn dropout_masks_drop_p_and_scale_the_rest() {
-    let mut c = case(CellKind::Lstm, 2, 1);
+    let mut c = case(CellKind::LSTM, 2, 1);
     let (x, y) = (c.inputs.clone(), c.targets.clone());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
     let (mut zeros, mut n) = (0, 0);
@@ -225,7 +225,7 @@ fn dropout_masks_drop_p_and_scale_the_rest() {
 
 #[test]
 fn gradient_check_through_a_fixed_dropout_mask() {
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         let mut c = case(cell, 3, 11);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
         let g = analytic(

@@ -71,14 +71,17 @@ fn zero_state(ws: &mut Workspace<f64>) {
 fn carried_state(ws: &mut Workspace<f64>) {
     let mut s = 0x2545_f491_4f6c_dd1du64;
     for (k, l) in ws.layers.iter_mut().enumerate() {
-        let n = l.h.len() / (ws.steps + 1);
-        for v in &mut l.h[..n] {
+        let n = l.states[0].len() / (ws.steps + 1);
+        for v in &mut l.states[0][..n] {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
             *v = 0.9 * ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0);
         }
-        assert!(l.h[..n].iter().any(|&x| x != 0.0), "layer {k} state set");
+        assert!(
+            l.states[0][..n].iter().any(|&x| x != 0.0),
+            "layer {k} state set"
+        );
     }
 }
 
@@ -227,7 +230,7 @@ const TEXT: &str = "the cat sat on the mat; the rat ran at the cat.";
 fn notebook_rnn_gradients_match_central_differences() {
     let chunk = chunk(TEXT, 4, 2);
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: chunk.vocab.len(),
         emb: 3,
         hidden: 5,
@@ -243,7 +246,7 @@ fn notebook_rnn_gradients_match_central_differences() {
 fn notebook_rnn_gradients_batch1() {
     let chunk = chunk(TEXT, 7, 1);
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: chunk.vocab.len(),
         emb: 3,
         hidden: 5,
@@ -257,7 +260,7 @@ fn notebook_rnn_gradients_batch1() {
 fn stacked_rnn_gradients_match_central_differences() {
     let chunk = chunk(TEXT, 4, 2);
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: chunk.vocab.len(),
         emb: 3,
         hidden: 5,

@@ -71,7 +71,7 @@ fn rejected(bytes: &[u8], needles: &[&str]) {
 
 #[test]
 fn valid_files_load() {
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         for layers in [1, 2] {
             let ck: Checkpoint<f64> = checkpoint::from_bytes(&valid(cell, layers)).unwrap();
             assert_eq!(ck.model.config().layers, layers);
@@ -81,7 +81,7 @@ fn valid_files_load() {
 
 #[test]
 fn every_truncation_is_rejected() {
-    for cell in [CellKind::Rnn, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::GRU] {
         let b = valid(cell, 2);
         for n in 0..b.len() {
             assert!(checkpoint::from_bytes::<f32>(&b[..n]).is_err(), "{n} bytes");
@@ -130,7 +130,7 @@ fn shapes_that_overflow_or_outgrow_the_file() {
     );
     // 1,000 declared LSTM layers as zero-size tensors: the model they describe would need
     // hundreds of MB; the file has a few hundred bytes. Rejected before allocating.
-    let b = edited(&valid(CellKind::Lstm, 1), |h, _| {
+    let b = edited(&valid(CellKind::LSTM, 1), |h, _| {
         for k in 1..1000 {
             h.insert(
                 format!("rnn.weight_hh_l{k}"),
@@ -150,7 +150,7 @@ fn shapes_that_overflow_or_outgrow_the_file() {
     header.push('}');
     rejected(&raw(&header, b""), &["5000 tensors"]);
     // Zero dimensions.
-    let b = edited(&valid(CellKind::Rnn, 1), |h, _| {
+    let b = edited(&valid(CellKind::RNN, 1), |h, _| {
         h.insert(
             "Whh".into(),
             serde_json::json!({"dtype": "F32", "shape": [0, 0], "data_offsets": [0, 0]}),
@@ -161,7 +161,7 @@ fn shapes_that_overflow_or_outgrow_the_file() {
 
 #[test]
 fn dtype_and_shape_mismatches() {
-    let b = valid(CellKind::Rnn, 1);
+    let b = valid(CellKind::RNN, 1);
     // The same bytes relabelled as I32.
     let i32s = edited(&b, |h, _| {
         h.get_mut("Whh").unwrap()["dtype"] = "I32".into();
@@ -187,7 +187,7 @@ fn dtype_and_shape_mismatches() {
         });
         rejected(&b, &[&format!("metadata says {key}")]);
     }
-    let b = edited(&valid(CellKind::Gru, 1), |h, _| {
+    let b = edited(&valid(CellKind::GRU, 1), |h, _| {
         meta(h)["cell"] = "lstm".into();
     });
     rejected(&b, &["metadata says cell lstm", "gru"]);
@@ -195,7 +195,7 @@ fn dtype_and_shape_mismatches() {
 
 #[test]
 fn nan_and_infinite_weights() {
-    let b = valid(CellKind::Rnn, 1);
+    let b = valid(CellKind::RNN, 1);
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let (h, _) = split(&b);
         let (s, _) = (
@@ -210,7 +210,7 @@ fn nan_and_infinite_weights() {
     // A finite f64 too large for f32 loads as f64 and is rejected as f32.
     let vocab = Vocab::from_text("ab");
     let config = ModelConfig {
-        cell: CellKind::Rnn,
+        cell: CellKind::RNN,
         vocab: 2,
         emb: 1,
         hidden: 1,
@@ -226,7 +226,7 @@ fn nan_and_infinite_weights() {
 
 #[test]
 fn bad_vocabularies() {
-    let b = valid(CellKind::Rnn, 1);
+    let b = valid(CellKind::RNN, 1);
     for (vocab, needle) in [
         (r#"["\n","a","a","c"]"#, "duplicate"),
         (
@@ -252,7 +252,7 @@ fn bad_vocabularies() {
 
 #[test]
 fn unknown_format_versions_are_named() {
-    let b = valid(CellKind::Rnn, 1);
+    let b = valid(CellKind::RNN, 1);
     assert_eq!(FORMAT_VERSION, 1);
     for v in ["2", "0", "banana", "1.0"] {
         let bad = edited(&b, |h, _| {
@@ -276,7 +276,7 @@ fn unknown_format_versions_are_named() {
 
 #[test]
 fn unknown_tensor_names() {
-    let b = edited(&valid(CellKind::Rnn, 1), |h, _| {
+    let b = edited(&valid(CellKind::RNN, 1), |h, _| {
         h.insert(
             "evil".into(),
             serde_json::json!({"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}),

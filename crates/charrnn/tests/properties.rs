@@ -194,7 +194,7 @@ proptest! {
             return Ok(());
         };
         let l = s.stream_len();
-        let config = ModelConfig { cell: CellKind::Rnn, vocab: vocab.len(), emb: 2, hidden: 3, layers: 1 };
+        let config = ModelConfig { cell: CellKind::RNN, vocab: vocab.len(), emb: 2, hidden: 3, layers: 1 };
         let model = train::init_model::<f64>(config, 0.1, 0).unwrap();
         let cfg = TrainConfig { seq_len, batch, threads, ..Default::default() };
         let mut trainer = Trainer::new(model, s, cfg).unwrap();

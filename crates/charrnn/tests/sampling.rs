@@ -24,9 +24,9 @@ fn model(cell: CellKind, vocab: usize, layers: usize, seed: u64) -> Model<f64> {
 
 fn models() -> Vec<Model<f64>> {
     vec![
-        model(CellKind::Rnn, 7, 1, 1),
-        model(CellKind::Lstm, 9, 2, 2),
-        model(CellKind::Gru, 6, 2, 3),
+        model(CellKind::RNN, 7, 1, 1),
+        model(CellKind::LSTM, 9, 2, 2),
+        model(CellKind::GRU, 6, 2, 3),
     ]
 }
 
@@ -322,7 +322,7 @@ fn beam_scores_are_the_log_probabilities_of_their_text() {
 
 #[test]
 fn stop_sequence_ends_generation_after_it() {
-    let m = model(CellKind::Rnn, 7, 1, 1);
+    let m = model(CellKind::RNN, 7, 1, 1);
     let free = sample(&m, 5, SampleConfig::default(), 300);
     let stop = &free[40..42];
     let first = free
@@ -344,7 +344,7 @@ fn stop_sequence_ends_generation_after_it() {
 fn incremental_sampling_state_matches_a_fresh_run() {
     // Drawing one character at a time (one step each) leaves the state a fresh run over the
     // whole text reaches.
-    let m = model(CellKind::Lstm, 9, 2, 2);
+    let m = model(CellKind::LSTM, 9, 2, 2);
     let mut s = Sampler::new(&m, 3);
     let mut text = PRIME.to_vec();
     s.prime(&PRIME);

@@ -69,7 +69,7 @@ fn assert_same_walk(m: &Model<f32>, s: &mut Stepper<f32>, ids: &[u32]) {
 #[test]
 fn stepper_matches_the_chunk_pass_for_every_cell() {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         for (vocab, emb, hidden, layers) in
             [(7, 3, 5, 1), (65, 4, 32, 1), (20, 6, 17, 2), (33, 8, 40, 3)]
         {
@@ -87,14 +87,14 @@ fn stepper_matches_the_chunk_pass_for_every_cell() {
 fn stepper_without_the_input_table_matches_too() {
     // 20,000 characters x 3 * 72 gates is past the table's size limit: the input part is
     // computed from the embedding at every step.
-    let m = model(CellKind::Gru, 20_000, 8, 72, 1);
+    let m = model(CellKind::GRU, 20_000, 8, 72, 1);
     let mut s = Stepper::new(&m);
     assert_same_walk(&m, &mut s, &[0, 19_999, 7, 12_345, 7]);
 }
 
 #[test]
 fn stepper_draws_invert_the_cumulative_sum() {
-    let m = model(CellKind::Rnn, 40, 4, 16, 1);
+    let m = model(CellKind::RNN, 40, 4, 16, 1);
     let mut s = Stepper::new(&m);
     s.step(3);
     let p = s.probs().to_vec();
@@ -114,7 +114,7 @@ fn stepper_draws_invert_the_cumulative_sum() {
 #[test]
 fn f32_sampler_draws_match_the_softmax_chi_square() {
     const DRAWS: usize = 30_000;
-    for (cell, vocab) in [(CellKind::Rnn, 40), (CellKind::Lstm, 23)] {
+    for (cell, vocab) in [(CellKind::RNN, 40), (CellKind::LSTM, 23)] {
         let m = model(cell, vocab, 4, 12, 1);
         let mut stepper = Stepper::new(&m);
         stepper.step(1);
@@ -138,7 +138,7 @@ fn f32_sampler_draws_match_the_softmax_chi_square() {
 fn stepper_follows_logits_that_jump_between_steps() {
     // Output weights so large that the largest logit moves by hundreds from one character to
     // the next: the exponentials' offset (the previous step's maximum) must be replaced.
-    let mut m = model(CellKind::Rnn, 30, 4, 16, 1);
+    let mut m = model(CellKind::RNN, 30, 4, 16, 1);
     let out = m.layout.out_w.clone();
     for w in &mut m.w[out] {
         *w *= 400.0;

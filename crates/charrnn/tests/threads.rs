@@ -48,7 +48,7 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn two_threads_give_the_losses_of_one_f64() {
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         let (l1, w1) = losses::<f64>(cell, 1, 0.0, 40);
         for threads in [2, 3, 5] {
             let (l2, w2) = losses::<f64>(cell, threads, 0.0, 40);
@@ -68,7 +68,7 @@ fn two_threads_give_the_losses_of_one_f64() {
 
 #[test]
 fn two_threads_give_the_losses_of_one_f32() {
-    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
         let (l1, _) = losses::<f32>(cell, 1, 0.0, 40);
         let (l2, _) = losses::<f32>(cell, 2, 0.0, 40);
         assert!(
@@ -82,8 +82,8 @@ fn two_threads_give_the_losses_of_one_f32() {
 #[test]
 fn a_seed_and_a_thread_count_repeat_exactly_even_with_dropout() {
     for threads in [1, 2] {
-        let a = losses::<f32>(CellKind::Lstm, threads, 0.3, 25);
-        let b = losses::<f32>(CellKind::Lstm, threads, 0.3, 25);
+        let a = losses::<f32>(CellKind::LSTM, threads, 0.3, 25);
+        let b = losses::<f32>(CellKind::LSTM, threads, 0.3, 25);
         assert_eq!(a, b, "threads {threads}");
     }
 }

@@ -25,7 +25,7 @@ pub const TEXT: &str = "The quick brown fox jumps over the lazy dog. Ξένος 
 pub fn model_file(dir: &Path) -> PathBuf {
     let vocab = Vocab::from_text(TEXT);
     let config = ModelConfig {
-        cell: CellKind::Lstm,
+        cell: CellKind::LSTM,
         vocab: vocab.len(),
         emb: 8,
         hidden: 24,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{CellKind, ModelConfig};
+use crate::model::ModelConfig;
 
 /// More layers than any checkpoint is expected to have; more is taken as a hostile file.
 pub(super) const MAX_LAYERS: usize = 1024;
@@ -76,31 +76,6 @@ fn layer_index(name: &str) -> Option<usize> {
     (k.to_string() == rest && k < MAX_LAYERS).then_some(k)
 }
 
-/// The number of parameters of `c`, as [`crate::model::Layout::new`] lays them out, or
-/// `None` if it overflows.
-pub(super) fn param_count(c: &ModelConfig) -> Option<usize> {
-    let (v, e, h) = (c.vocab, c.emb, c.hidden);
-    let out = v.checked_mul(h)?.checked_add(v)?;
-    let embed = v.checked_mul(e)?;
-    if c.cell == CellKind::Rnn && c.layers == 1 {
-        // Wex, Wxh, Whh, Why, bh, by
-        let rec = h.checked_mul(e)?.checked_add(h.checked_mul(h)?)?;
-        return embed.checked_add(rec)?.checked_add(h)?.checked_add(out);
-    }
-    let gh = c.cell.gates().checked_mul(h)?;
-    let mut total = embed.checked_add(out)?;
-    for k in 0..c.layers {
-        let input = if k == 0 { e } else { h };
-        // weight_ih, weight_hh, bias_ih, bias_hh
-        let layer = gh
-            .checked_mul(input)?
-            .checked_add(gh.checked_mul(h)?)?
-            .checked_add(gh.checked_mul(2)?)?;
-        total = total.checked_add(layer)?;
-    }
-    Some(total)
-}
-
 /// Metadata that describes the model (`vocab_size`, `layers`, `emb`, `hidden`, `cell`,
 /// `dtype`) must agree with what the tensors are.
 pub(super) fn meta_agrees(
@@ -157,31 +132,6 @@ pub(super) fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Layout;
-
-    #[test]
-    fn param_count_agrees_with_the_layout() {
-        for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-            for layers in [1, 2, 3] {
-                let c = ModelConfig {
-                    cell,
-                    vocab: 13,
-                    emb: 5,
-                    hidden: 7,
-                    layers,
-                };
-                assert_eq!(param_count(&c), Some(Layout::new(c).len), "{c:?}");
-            }
-        }
-        let huge = ModelConfig {
-            cell: CellKind::Lstm,
-            vocab: 3,
-            emb: usize::MAX / 2,
-            hidden: 1 << 40,
-            layers: 2,
-        };
-        assert_eq!(param_count(&huge), None);
-    }
 
     #[test]
     fn layer_names() {

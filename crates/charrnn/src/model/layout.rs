@@ -6,58 +6,17 @@
 //! - **torch**: the names and shapes of PyTorch's `Embedding -> RNN/LSTM/GRU -> Linear`
 //!   (`embed.weight [V,E]`, `rnn.weight_ih_l{k} [G*H, In]`, `rnn.weight_hh_l{k} [G*H, H]`,
 //!   `rnn.bias_ih_l{k} [G*H]`, `rnn.bias_hh_l{k} [G*H]`, `out.weight [V,H]`, `out.bias [V]`),
-//!   with `G` = 1 (rnn), 4 (lstm, gates i f g o) or 3 (gru, gates r z n).
+//!   with `G` the cell's gates (1 rnn, 4 lstm, 3 gru, 2 mingru); a cell without recurrent
+//!   weights (mingru) has no `weight_hh`/`bias_hh`.
 //!
 //! The two differ only in names, in the embedding's orientation (handled by strides) and in
-//! the notebook's single recurrent bias.
+//! the notebook's single recurrent bias. Which naming a model takes is its cell's call
+//! ([`crate::model::CellSpec::naming`]): the tanh RNN takes the notebook's for one layer.
 
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-
-/// The recurrent cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellKind {
-    /// `h = tanh(W_ih x + b_ih + W_hh h + b_hh)`
-    Rnn,
-    /// PyTorch's LSTM, gates (i, f, g, o).
-    Lstm,
-    /// PyTorch's GRU, gates (r, z, n).
-    Gru,
-}
-
-impl CellKind {
-    /// Gate blocks per layer (G).
-    pub fn gates(self) -> usize {
-        match self {
-            CellKind::Rnn => 1,
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-        }
-    }
-
-    /// The name used on the command line and in metadata.
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::Rnn => "rnn",
-            CellKind::Lstm => "lstm",
-            CellKind::Gru => "gru",
-        }
-    }
-
-    /// Parse `rnn`, `lstm` or `gru`.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "rnn" => Ok(CellKind::Rnn),
-            "lstm" => Ok(CellKind::Lstm),
-            "gru" => Ok(CellKind::Gru),
-            _ => Err(Error::config(format!(
-                "unknown cell {s:?}: use rnn, lstm or gru"
-            ))),
-        }
-    }
-}
+use crate::model::cell::{CellKind, Recurrence};
 
 /// The sizes of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,13 +49,27 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// The notebook's naming applies to its own model: one tanh layer.
+    /// The names this model is stored under (its cell's call).
     pub fn naming(&self) -> Naming {
-        if self.cell == CellKind::Rnn && self.layers == 1 {
-            Naming::Notebook
-        } else {
-            Naming::Torch
+        self.cell.spec().naming(self.layers)
+    }
+
+    /// Floating-point operations to train on one character: the forward multiply-adds of every
+    /// layer (input and recurrent products) and of the output layer, times 2 (a multiply and
+    /// an add), times 3 (the forward product and backward's two).
+    pub fn train_flops_per_char(&self) -> f64 {
+        let spec = self.cell.spec();
+        let gh = (spec.gates() * self.hidden) as f64;
+        let recurrent = spec.recurrence() != Recurrence::None;
+        let mut macs = (self.vocab * self.hidden) as f64;
+        for k in 0..self.layers {
+            let input = if k == 0 { self.emb } else { self.hidden } as f64;
+            macs += gh * input;
+            if recurrent {
+                macs += gh * self.hidden as f64;
+            }
         }
+        6.0 * macs
     }
 }
 
@@ -124,11 +97,12 @@ pub struct LayerLayout {
     pub hidden: usize,
     /// `[G*H, In]`
     pub wih: Range<usize>,
-    /// `[G*H, H]`
-    pub whh: Range<usize>,
+    /// `[G*H, H]`; absent for a cell without recurrent weights.
+    pub whh: Option<Range<usize>>,
     /// `[G*H]`
     pub bih: Range<usize>,
-    /// `[G*H]`; absent in the notebook's model, which has one bias.
+    /// `[G*H]`; absent in the notebook's model, which has one bias, and for a cell without
+    /// recurrent weights.
     pub bhh: Option<Range<usize>>,
 }
 
@@ -152,74 +126,91 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Lay out the parameters of `config` under the naming its shape calls for.
+    /// Lay out the parameters of `config` under the naming its cell calls for.
+    ///
+    /// # Panics
+    /// If the parameter count overflows `usize` (see [`Layout::try_new`]).
     pub fn new(config: ModelConfig) -> Self {
+        Self::try_new(config).expect("the model's parameter count overflows")
+    }
+
+    /// [`Layout::new`], or `None` if a tensor's size or the parameter count overflows `usize`
+    /// (sizes read from a file are checked this way before anything is allocated from them).
+    pub fn try_new(config: ModelConfig) -> Option<Self> {
         let naming = config.naming();
+        let spec = config.cell.spec();
+        let recurrent = spec.recurrence() != Recurrence::None;
         let ModelConfig {
             vocab: v,
             emb: e,
             hidden: h,
             layers,
-            cell,
+            ..
         } = config;
-        let gh = cell.gates() * h;
+        let gh = spec.gates().checked_mul(h)?;
         let mut tensors = Vec::new();
-        let mut at = 0;
-        let mut push = |name: String, shape: Vec<usize>| {
-            let n: usize = shape.iter().product();
-            let range = at..at + n;
-            at += n;
+        let mut at = 0usize;
+        let mut push = |name: String, shape: Vec<usize>| -> Option<Range<usize>> {
+            let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+            let range = at..at.checked_add(n)?;
+            at = range.end;
             tensors.push(TensorSpec {
                 name,
                 shape,
                 range: range.clone(),
             });
-            range
+            Some(range)
         };
         let (embed, embed_cs, embed_es, layer_list, out_w, out_b);
         match naming {
             Naming::Notebook => {
-                embed = push("Wex".into(), vec![e, v]);
-                let wih = push("Wxh".into(), vec![h, e]);
-                let whh = push("Whh".into(), vec![h, h]);
-                out_w = push("Why".into(), vec![v, h]);
-                let bih = push("bh".into(), vec![h, 1]);
-                out_b = push("by".into(), vec![v, 1]);
+                embed = push("Wex".into(), vec![e, v])?;
+                let wih = push("Wxh".into(), vec![gh, e])?;
+                let whh = push("Whh".into(), vec![gh, h])?;
+                out_w = push("Why".into(), vec![v, h])?;
+                let bih = push("bh".into(), vec![gh, 1])?;
+                out_b = push("by".into(), vec![v, 1])?;
                 (embed_cs, embed_es) = (1, v);
                 layer_list = vec![LayerLayout {
                     input: e,
                     hidden: h,
                     wih,
-                    whh,
+                    whh: Some(whh),
                     bih,
                     bhh: None,
                 }];
             }
             Naming::Torch => {
-                embed = push("embed.weight".into(), vec![v, e]);
+                embed = push("embed.weight".into(), vec![v, e])?;
                 (embed_cs, embed_es) = (e, 1);
                 let mut ls = Vec::new();
                 for k in 0..layers {
                     let input = if k == 0 { e } else { h };
-                    let wih = push(format!("rnn.weight_ih_l{k}"), vec![gh, input]);
-                    let whh = push(format!("rnn.weight_hh_l{k}"), vec![gh, h]);
-                    let bih = push(format!("rnn.bias_ih_l{k}"), vec![gh]);
-                    let bhh = push(format!("rnn.bias_hh_l{k}"), vec![gh]);
+                    let wih = push(format!("rnn.weight_ih_l{k}"), vec![gh, input])?;
+                    let whh = match recurrent {
+                        true => Some(push(format!("rnn.weight_hh_l{k}"), vec![gh, h])?),
+                        false => None,
+                    };
+                    let bih = push(format!("rnn.bias_ih_l{k}"), vec![gh])?;
+                    let bhh = match recurrent {
+                        true => Some(push(format!("rnn.bias_hh_l{k}"), vec![gh])?),
+                        false => None,
+                    };
                     ls.push(LayerLayout {
                         input,
                         hidden: h,
                         wih,
                         whh,
                         bih,
-                        bhh: Some(bhh),
+                        bhh,
                     });
                 }
                 layer_list = ls;
-                out_w = push("out.weight".into(), vec![v, h]);
-                out_b = push("out.bias".into(), vec![v]);
+                out_w = push("out.weight".into(), vec![v, h])?;
+                out_b = push("out.bias".into(), vec![v])?;
             }
         }
-        Layout {
+        Some(Layout {
             config,
             naming,
             tensors,
@@ -230,12 +221,21 @@ impl Layout {
             out_w,
             out_b,
             len: at,
-        }
+        })
     }
 
-    /// Recover the model's sizes from the tensor names and shapes of a file, in either naming.
-    /// The caller then checks every tensor against [`Layout::new`] of the result.
-    pub fn infer(shapes: &[(String, Vec<usize>)]) -> std::result::Result<ModelConfig, String> {
+    /// Recover a model's config from a file's tensor names and shapes (either naming) and its
+    /// `cell` metadata, if any; the result's layout has exactly those tensors.
+    ///
+    /// The sizes come from the embedding and the recurrent weights (or the output layer), the
+    /// depth from the layer indices. The cell is the one the metadata names (an error names the cell the tensors
+    /// fit, if another does); without metadata (a file from numpy or PyTorch), the first cell
+    /// of [`crate::model::CELLS`] whose layout has exactly these tensors. Sizes are checked (no
+    /// overflow) before anything is laid out.
+    pub fn infer(
+        shapes: &[(String, Vec<usize>)],
+        cell: Option<&str>,
+    ) -> std::result::Result<ModelConfig, String> {
         let get = |name: &str| {
             shapes
                 .iter()
@@ -251,48 +251,92 @@ impl Layout {
                 None => Err(format!("tensor {name} is missing")),
             }
         };
-        if get("Wex").is_some() {
+        let (vocab, emb, hidden, layers) = if get("Wex").is_some() {
             let (e, v) = dims2("Wex")?;
             let (h, _) = dims2("Whh")?;
-            return Ok(ModelConfig {
-                cell: CellKind::Rnn,
-                vocab: v,
-                emb: e,
-                hidden: h,
-                layers: 1,
-            });
-        }
-        if get("embed.weight").is_some() {
+            (v, e, h, 1)
+        } else if get("embed.weight").is_some() {
             let (v, e) = dims2("embed.weight")?;
-            let (gh, h) = dims2("rnn.weight_hh_l0")?;
-            let cell = match gh.checked_div(h) {
-                Some(1) if gh == h => CellKind::Rnn,
-                Some(4) if gh == 4 * h => CellKind::Lstm,
-                Some(3) if gh == 3 * h => CellKind::Gru,
-                _ => {
-                    return Err(format!(
-                        "rnn.weight_hh_l0 has shape [{gh}, {h}]: not an rnn, lstm or gru layer"
-                    ))
-                }
+            // H from the recurrent weights where the cell has them, else the output layer.
+            let (_, h) = match get("rnn.weight_hh_l0") {
+                Some(_) => dims2("rnn.weight_hh_l0")?,
+                None => dims2("out.weight")?,
             };
-            let mut layers = 1;
-            while get(&format!("rnn.weight_hh_l{layers}")).is_some() {
-                layers += 1;
+            // One past the highest layer index any tensor has (at least one layer).
+            let layers = shapes
+                .iter()
+                .filter_map(|(n, _)| n.strip_prefix("rnn.")?.rsplit_once("_l")?.1.parse().ok())
+                .map(|k: usize| k.saturating_add(1))
+                .max()
+                .unwrap_or(1);
+            (v, e, h, layers)
+        } else {
+            return Err("no Wex or embed.weight tensor: not a charrnn, notebook or PyTorch char-model checkpoint".into());
+        };
+        let config = |cell| ModelConfig {
+            cell,
+            vocab,
+            emb,
+            hidden,
+            layers,
+        };
+        let fits = |cell| match Layout::try_new(config(cell)) {
+            Some(l) => {
+                l.tensors.len() == shapes.len()
+                    && l.tensors
+                        .iter()
+                        .all(|t| get(&t.name).as_ref() == Some(&t.shape))
             }
-            return Ok(ModelConfig {
-                cell,
-                vocab: v,
-                emb: e,
-                hidden: h,
-                layers,
-            });
+            None => false,
+        };
+        match cell {
+            Some(name) => {
+                let kind = CellKind::parse(name).map_err(|_| {
+                    format!(
+                        "its cell {:?} is not one this build knows ({}): use a newer charrnn",
+                        shorten(name),
+                        super::cell_names().join(", ")
+                    )
+                })?;
+                if fits(kind) {
+                    return Ok(config(kind));
+                }
+                match super::CELLS.iter().find(|&&c| fits(c)) {
+                    Some(other) => Err(format!(
+                        "metadata says cell {} but the tensors are those of a {} model",
+                        kind.name(),
+                        other.name()
+                    )),
+                    // Tensor by tensor, the caller says what does not fit.
+                    None => Ok(config(kind)),
+                }
+            }
+            None => super::CELLS
+                .iter()
+                .copied()
+                .find(|&c| fits(c))
+                .map(config)
+                .ok_or_else(|| {
+                    format!(
+                        "its tensors fit no {} model of embedding {emb}, hidden {hidden} and {layers} layer(s), and it has no \"cell\" metadata to say which it is",
+                        super::cell_names().join(", ")
+                    )
+                }),
         }
-        Err("no Wex or embed.weight tensor: not a charrnn, notebook or PyTorch char-model checkpoint".into())
     }
 
     /// The spec of the tensor called `name`.
     pub fn tensor(&self, name: &str) -> Option<&TensorSpec> {
         self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+/// A value from a file, cut to a length fit for an error message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
     }
 }
 
@@ -303,7 +347,7 @@ mod tests {
     #[test]
     fn notebook_layout_has_the_notebook_names_and_shapes() {
         let l = Layout::new(ModelConfig {
-            cell: CellKind::Rnn,
+            cell: CellKind::RNN,
             vocab: 7,
             emb: 4,
             hidden: 5,
@@ -330,7 +374,7 @@ mod tests {
 
     #[test]
     fn infer_round_trips() {
-        for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        for cell in crate::model::CELLS {
             for layers in [1, 3] {
                 let c = ModelConfig {
                     cell,
@@ -345,7 +389,8 @@ mod tests {
                     .iter()
                     .map(|t| (t.name.clone(), t.shape.clone()))
                     .collect();
-                assert_eq!(Layout::infer(&shapes).unwrap(), c);
+                assert_eq!(Layout::infer(&shapes, None).unwrap(), c);
+                assert_eq!(Layout::infer(&shapes, Some(cell.name())).unwrap(), c);
             }
         }
     }

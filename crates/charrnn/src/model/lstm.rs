@@ -1,4 +1,4 @@
-//! The LSTM layer over a chunk of T steps, as PyTorch's `nn.LSTM` (gate order i, f, g, o).
+//! The LSTM cell, as PyTorch's `nn.LSTM` (gate order i, f, g, o).
 //!
 //! Forward, with `a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh` split into four blocks of H:
 //! `i = σ(a_i)`, `f = σ(a_f)`, `g = tanh(a_g)`, `o = σ(a_o)`,
@@ -8,68 +8,84 @@
 //! t+1 (`dh_next`, `dc_next`):
 //! `dh = dh_t + dh_next`, `dc = dc_next + dh * o * (1 - tanh(c_t)^2)`,
 //! `da_i = dc * g * i(1-i)`, `da_f = dc * c_{t-1} * f(1-f)`, `da_g = dc * i * (1-g^2)`,
-//! `da_o = dh * tanh(c_t) * o(1-o)`; then `dc_next = dc * f`, `dh_next = W_hh^T da_t`,
-//! `dW_hh += sum_t da_t h_{t-1}^T`, `db_ih, db_hh += sum_t da_t`, `dW_ih += sum_t da_t x_t^T`,
-//! `dx_t = W_ih^T da_t`.
+//! `da_o = dh * tanh(c_t) * o(1-o)`; then `dc_next = dc * f`, and the time loop sends
+//! `dh_next = W_hh^T da_t` back a step.
 //!
-//! Shapes (time-major rows, row `t * B + b`; G = 4): x `[T*B, In]`; h and c `[(T+1)*B, H]` with
-//! block 0 the carried state; gates `[T*B, 4H]` (the activated i, f, g, o); tanh_c `[T*B, H]`;
-//! dh `[T*B, H]`; da `[T*B, 4H]`; dh_next and dc_next `[B, H]`.
+//! Two states (h, c), G = 4; `pre` keeps the activated gates (i, f, g, o) and `aux` `tanh(c_t)`.
 
-use crate::kernels::Real;
-use crate::kernels::{add_row_bias2, gemm, gemm_packed, MatMut, MatRef, Packed};
-use crate::model::layout::LayerLayout;
-use crate::model::LayerState;
+use crate::kernels::{add_row_bias2, Real};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
 
-/// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `s.h[B..]`, `s.c[B..]`, `s.gates` and `s.tanh_c` from `x` and the carried state in
-/// `s.h[..B]`, `s.c[..B]`.
-pub(crate) fn forward<T: Real>(
-    w: &[T],
-    l: &LayerLayout,
-    x: MatRef<T>,
-    whh_t: &Packed<T>,
-    s: &mut LayerState<T>,
-    batch: usize,
-) {
-    let hid = l.hidden;
-    let g4 = 4 * hid;
-    let tb = x.rows;
-    let bh = batch * hid;
-    let wih_t = MatRef::new(&w[l.wih.clone()], l.input, g4);
-    let bih = &w[l.bih.clone()];
-    let bhh = &w[l.bhh.clone().expect("an lstm layer has bias_hh")];
-    // Input projections of all T steps in one product.
-    gemm(
-        T::one(),
-        x,
-        wih_t,
-        T::zero(),
-        MatMut::new(&mut s.gates, tb, g4),
-    );
-    add_row_bias2(&mut s.gates, bih, bhh);
-    for t in 0..tb / batch {
-        let (h_prev, h_cur) = s.h.split_at_mut((t + 1) * bh);
-        let h_prev = &h_prev[t * bh..];
-        let h_cur = &mut h_cur[..bh];
-        let (c_prev, c_cur) = s.c.split_at_mut((t + 1) * bh);
-        let c_prev = &c_prev[t * bh..];
-        let c_cur = &mut c_cur[..bh];
-        let gates = &mut s.gates[t * batch * g4..(t + 1) * batch * g4];
-        let tanh_c = &mut s.tanh_c[t * bh..(t + 1) * bh];
-        gemm_packed(
-            MatRef::new(h_prev, batch, hid),
-            whh_t,
-            T::one(),
-            MatMut::new(gates, batch, g4),
-        );
-        for (b, row) in gates.chunks_exact_mut(g4).enumerate() {
+/// PyTorch's LSTM.
+pub struct Lstm;
+
+/// Its handle.
+pub const LSTM: CellKind = CellKind::of(&Lstm);
+
+impl CellSpec for Lstm {
+    fn name(&self) -> &'static str {
+        "lstm"
+    }
+
+    fn about(&self) -> &'static str {
+        "Long short-term memory (PyTorch's gate order i, f, g, o)"
+    }
+
+    fn gates(&self) -> usize {
+        4
+    }
+
+    fn states(&self) -> &'static [&'static str] {
+        &["h", "c"]
+    }
+
+    fn recurrence(&self) -> Recurrence {
+        Recurrence::Added
+    }
+
+    fn aux(&self) -> bool {
+        true
+    }
+}
+
+impl<T: Real> Cell<T> for Lstm {
+    fn input_bias(&self, pre: &mut [T], b_ih: &[T], b_hh: Option<&[T]>) {
+        add_row_bias2(pre, b_ih, b_hh.expect("an lstm layer has bias_hh"));
+    }
+
+    fn forward_step(&self, s: Fwd<'_, T>) {
+        let hid = s.hidden;
+        let [h, c] = s.next;
+        let rows = s.pre.chunks_exact_mut(4 * hid);
+        for (b, row) in rows.enumerate().take(h.len() / hid) {
             let n = b * hid..(b + 1) * hid;
             cell_forward(
                 row,
-                &c_prev[n.clone()],
-                &mut c_cur[n.clone()],
-                &mut tanh_c[n.clone()],
-                &mut h_cur[n],
+                &s.prev[1][n.clone()],
+                &mut c[n.clone()],
+                &mut s.aux[n.clone()],
+                &mut h[n],
+            );
+        }
+    }
+
+    fn backward_step(&self, s: Bwd<'_, T>) {
+        let hid = s.hidden;
+        let [dh_next, dc_next] = s.dnext;
+        let rows = s
+            .pre
+            .chunks_exact(4 * hid)
+            .zip(s.dpre.chunks_exact_mut(4 * hid));
+        for (b, (row, drow)) in rows.enumerate().take(s.dh.len() / hid) {
+            let n = b * hid..(b + 1) * hid;
+            cell_backward(
+                row,
+                drow,
+                &s.prev[1][n.clone()],
+                &s.aux[n.clone()],
+                &s.dh[n.clone()],
+                &dh_next[n.clone()],
+                &mut dc_next[n],
             );
         }
     }
@@ -78,13 +94,7 @@ pub(crate) fn forward<T: Real>(
 /// One row of the LSTM update: `row` holds the pre-activations (i, f, g, o) and gets the
 /// activated gates; then `c = f c_prev + i g`, `tanh_c = tanh(c)`, `h = o tanh_c`.
 #[inline(always)]
-pub(super) fn cell_forward<T: Real>(
-    row: &mut [T],
-    c_prev: &[T],
-    c: &mut [T],
-    tanh_c: &mut [T],
-    h: &mut [T],
-) {
+fn cell_forward<T: Real>(row: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T]) {
     let hid = c_prev.len();
     let (ri, rest) = row.split_at_mut(hid);
     let (rf, rest) = rest.split_at_mut(hid);
@@ -148,71 +158,4 @@ fn cell_backward<T: Real>(
         d_o[j] = dhv * tc * o * (one - o);
         dc_next[j] = dc * f;
     }
-}
-
-/// Scratch the backward pass needs, sized by the caller.
-pub(crate) struct Scratch<'a, T> {
-    /// `[T*B, 4H]`
-    pub da: &'a mut [T],
-    /// `[B, H]`
-    pub dh_next: &'a mut [T],
-    /// `[B, H]`
-    pub dc_next: &'a mut [T],
-}
-
-/// Add this layer's gradients into `g`, from `dh` (the gradient at the outputs, `[T*B, H]`);
-/// write the gradient at the inputs into `dx` (`[T*B, In]`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn backward<T: Real>(
-    w: &[T],
-    g: &mut [T],
-    l: &LayerLayout,
-    x: MatRef<T>,
-    whh: &Packed<T>,
-    s: &LayerState<T>,
-    dh: &[T],
-    sc: Scratch<T>,
-    dx: &mut [T],
-    batch: usize,
-) {
-    let hid = l.hidden;
-    let g4 = 4 * hid;
-    let tb = x.rows;
-    let bh = batch * hid;
-    let da = &mut sc.da[..tb * g4];
-    sc.dh_next.fill(T::zero());
-    sc.dc_next.fill(T::zero());
-    for t in (0..tb / batch).rev() {
-        let c_prev = &s.c[t * bh..(t + 1) * bh];
-        let tanh_c = &s.tanh_c[t * bh..(t + 1) * bh];
-        let dht = &dh[t * bh..(t + 1) * bh];
-        let gates = &s.gates[t * batch * g4..(t + 1) * batch * g4];
-        let dat = &mut da[t * batch * g4..(t + 1) * batch * g4];
-        for (b, (row, drow)) in gates
-            .chunks_exact(g4)
-            .zip(dat.chunks_exact_mut(g4))
-            .enumerate()
-        {
-            let n = b * hid..(b + 1) * hid;
-            cell_backward(
-                row,
-                drow,
-                &c_prev[n.clone()],
-                &tanh_c[n.clone()],
-                &dht[n.clone()],
-                &sc.dh_next[n.clone()],
-                &mut sc.dc_next[n],
-            );
-        }
-        if t > 0 {
-            gemm_packed(
-                MatRef::new(dat, batch, g4),
-                whh,
-                T::zero(),
-                MatMut::new(sc.dh_next, batch, hid),
-            );
-        }
-    }
-    super::recurrent_grads(g, l, &s.h, da);
-    super::input_grads(w, g, l, x, da, Some(dx));
 }

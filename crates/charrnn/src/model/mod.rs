@@ -6,23 +6,39 @@
 //! All parameters live in one flat buffer laid out by [`Layout`]; gradients and optimizer
 //! state mirror it, so an optimizer is one loop.
 //!
-//! One file per cell (`rnn.rs` tanh, `lstm.rs`, `gru.rs`), each a forward over a chunk that
-//! fills the layer's cache in the [`Workspace`] and a backward that adds into the gradient.
-//! In training, each layer's output can go through inverted dropout (see [`Mode`]).
+//! One file per cell (`rnn.rs` tanh, `lstm.rs`, `gru.rs`, `mingru.rs`), each implementing
+//! [`CellSpec`] and [`Cell`] (see `cell.rs`); [`CELLS`] lists them. The time loop over a chunk
+//! (`time_loop.rs`) is shared: it fills each layer's cache in the [`Workspace`] going forward
+//! and adds into the gradient going back. In training, each layer's output can go through
+//! inverted dropout (see [`Mode`]).
 
+pub mod cell;
 mod dropout;
 mod gru;
 pub mod layout;
 mod lstm;
+mod mingru;
 mod rnn;
 mod step;
+mod time_loop;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+pub use cell::{Cell, CellKind, CellSpec, Recurrence};
 pub use dropout::Mode;
-pub use layout::{CellKind, LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
+pub use layout::{LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 pub use step::Stepper;
+
+/// Every cell this build has, one line each: the registry. The order is the one `--help`
+/// lists them in, and the one a file without `cell` metadata is matched against (so the
+/// cells PyTorch has come first).
+pub const CELLS: [CellKind; 4] = [rnn::RNN, lstm::LSTM, gru::GRU, mingru::MINGRU];
+
+/// The names of [`CELLS`].
+pub fn cell_names() -> Vec<&'static str> {
+    CELLS.iter().map(|c| c.name()).collect()
+}
 
 use crate::kernels::Real;
 use crate::kernels::{add_row_bias, gemm, MatMut, MatRef, Packed};
@@ -76,7 +92,7 @@ impl<T: Real> Model<T> {
     /// use charrnn::model::{CellKind, Mode, Model, ModelConfig, Workspace};
     /// use rand::SeedableRng;
     ///
-    /// let config = ModelConfig { cell: CellKind::Lstm, vocab: 5, emb: 3, hidden: 8, layers: 2 };
+    /// let config = ModelConfig { cell: CellKind::LSTM, vocab: 5, emb: 3, hidden: 8, layers: 2 };
     /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
     /// let model = Model::<f64>::init(config, 0.1, &mut rng);
     /// let mut ws = Workspace::new(&model.layout, 4, 2);
@@ -186,32 +202,28 @@ impl<T: Real> Model<T> {
         // this pass, W_hh for the backward pass).
         if !(ws.frozen && ws.prepared) {
             for (k, layer) in l.layers.iter().enumerate() {
-                let gh = layer.whh.len() / h;
-                let whh = MatRef::new(&self.w[layer.whh.clone()], gh, h);
-                ws.whh_t[k].pack(whh.t());
-                ws.whh[k].pack(whh);
+                if let Some(r) = &layer.whh {
+                    let whh = MatRef::new(&self.w[r.clone()], r.len() / h, h);
+                    ws.whh_t[k].pack(whh.t());
+                    ws.whh[k].pack(whh);
+                }
             }
             ws.prepared = true;
         }
+        let cell = c.cell.cell::<T>();
         for k in 0..ws.layers.len() {
             let (below, rest) = ws.layers.split_at_mut(k);
             let x = match below.last() {
                 Some(prev) => MatRef::new(prev.output(ws.masked, b * h), tb, h),
                 None => MatRef::new(&ws.x, tb, c.emb),
             };
-            let whh_t = &ws.whh_t[k];
-            let layer = &l.layers[k];
             let st = &mut rest[0];
-            match c.cell {
-                CellKind::Rnn => rnn::forward(wt, layer, x, whh_t, &mut st.h, b),
-                CellKind::Lstm => lstm::forward(wt, layer, x, whh_t, st, b),
-                CellKind::Gru => gru::forward(wt, layer, x, whh_t, st, &mut ws.gh, b),
-            }
+            time_loop::forward(cell, wt, &l.layers[k], x, &ws.whh_t[k], st, &mut ws.rec, b);
             if let Some(rng) = rng.as_deref_mut() {
                 dropout::draw(&mut st.mask, tb * h, p, rng);
             }
             if ws.masked {
-                dropout::apply(&mut st.y, &st.h[b * h..], &st.mask);
+                dropout::apply(&mut st.y, &st.states[0][b * h..], &st.mask);
             }
         }
         let top = ws.layers.last().expect("at least one layer");
@@ -244,6 +256,7 @@ impl<T: Real> Model<T> {
         let c = l.config;
         let h = c.hidden;
         let masked = ws.masked;
+        let cell = c.cell.cell::<T>();
         loss::softmax_xent_backward(&mut ws.probs, c.vocab, targets, ws.grad_div);
         let d_out = MatRef::new(&ws.probs, tb, c.vocab);
         let top = ws.layers.last().expect("at least one layer");
@@ -276,42 +289,14 @@ impl<T: Real> Model<T> {
             let st = &rest[0];
             // The gradient at this layer's input becomes the next layer down's `dh`.
             let dx = &mut ws.dx[..tb * layer.input];
-            match c.cell {
-                CellKind::Rnn => {
-                    let scratch = rnn::Scratch {
-                        da: &mut ws.da,
-                        dh_next: &mut ws.dh_next,
-                    };
-                    rnn::backward(
-                        &self.w,
-                        g,
-                        layer,
-                        x,
-                        &ws.whh[k],
-                        &st.h,
-                        &ws.dh,
-                        scratch,
-                        Some(dx),
-                        b,
-                    )
-                }
-                CellKind::Lstm => {
-                    let scratch = lstm::Scratch {
-                        da: &mut ws.da,
-                        dh_next: &mut ws.dh_next,
-                        dc_next: &mut ws.dc_next,
-                    };
-                    lstm::backward(&self.w, g, layer, x, &ws.whh[k], st, &ws.dh, scratch, dx, b)
-                }
-                CellKind::Gru => {
-                    let scratch = gru::Scratch {
-                        dgi: &mut ws.da,
-                        dgh: &mut ws.dgh,
-                        dh_next: &mut ws.dh_next,
-                    };
-                    gru::backward(&self.w, g, layer, x, &ws.whh[k], st, &ws.dh, scratch, dx, b)
-                }
-            }
+            let scratch = time_loop::Scratch {
+                dpre: &mut ws.dpre,
+                drec: &mut ws.drec,
+                dnext: &mut ws.dnext,
+            };
+            time_loop::backward(
+                cell, &self.w, g, layer, x, &ws.whh[k], st, &ws.dh, scratch, dx, b,
+            );
             std::mem::swap(&mut ws.dh, &mut ws.dx);
             if let (true, Some(prev)) = (masked, below.last()) {
                 dropout::backward(&mut ws.dh, &prev.mask);
@@ -324,56 +309,6 @@ impl<T: Real> Model<T> {
                 demb[id as usize * l.embed_cs + e * l.embed_es] += d;
             }
         }
-    }
-}
-
-/// The part of a layer's backward pass every cell shares, on the recurrent side:
-/// `dW_hh += d^T h_prev` and `db_hh += sum_rows d`, for `d` (`[T*B, G*H]`) the gradient at the
-/// recurrent pre-activations and `h_prev` (`[T*B, H]`) the states they were computed from.
-pub(crate) fn recurrent_grads<T: Real>(g: &mut [T], l: &LayerLayout, h_prev: &[T], d: &[T]) {
-    let (hid, gh) = (l.hidden, l.whh.len() / l.hidden);
-    let tb = d.len() / gh;
-    gemm(
-        T::one(),
-        MatRef::new(d, tb, gh).t(),
-        MatRef::new(&h_prev[..tb * hid], tb, hid),
-        T::one(),
-        MatMut::new(&mut g[l.whh.clone()], gh, hid),
-    );
-    if let Some(r) = &l.bhh {
-        crate::kernels::add_col_sums(&mut g[r.clone()], d);
-    }
-}
-
-/// The input side: `dW_ih += d^T x`, `db_ih += sum_rows d`, and, when asked, `dx = d W_ih`
-/// (`[T*B, In]`), for `d` (`[T*B, G*H]`) the gradient at the input pre-activations.
-pub(crate) fn input_grads<T: Real>(
-    w: &[T],
-    g: &mut [T],
-    l: &LayerLayout,
-    x: MatRef<T>,
-    d: &[T],
-    dx: Option<&mut [T]>,
-) {
-    let gh = l.wih.len() / l.input;
-    let d = MatRef::new(d, x.rows, gh);
-    crate::kernels::add_col_sums(&mut g[l.bih.clone()], &d.data[..x.rows * gh]);
-    gemm(
-        T::one(),
-        d.t(),
-        x,
-        T::one(),
-        MatMut::new(&mut g[l.wih.clone()], gh, l.input),
-    );
-    if let Some(dx) = dx {
-        let wih = MatRef::new(&w[l.wih.clone()], gh, l.input);
-        gemm(
-            T::one(),
-            d,
-            wih,
-            T::zero(),
-            MatMut::new(dx, x.rows, l.input),
-        );
     }
 }
 
@@ -398,16 +333,13 @@ fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
 /// Buffers a cell does not use are empty.
 #[derive(Clone, Debug)]
 pub struct LayerState<T> {
-    /// `[(T+1)*B, H]`: block 0 is the state carried in, block t+1 the output of step t.
-    pub h: Vec<T>,
-    /// LSTM: `[(T+1)*B, H]` cell state, block 0 carried in, block t+1 that of step t.
-    pub c: Vec<T>,
-    /// LSTM and GRU: `[T*B, G*H]` activated gates, LSTM (i, f, g, o), GRU (r, z, n).
-    pub gates: Vec<T>,
-    /// LSTM: `[T*B, H]` `tanh(c_t)`.
-    pub tanh_c: Vec<T>,
-    /// GRU: `[T*B, H]` the recurrent part of the candidate, `W_hn h_{t-1} + b_hn`.
-    pub gh_n: Vec<T>,
+    /// One `[(T+1)*B, H]` buffer per state of the cell (h, then the LSTM's c): block 0 is the
+    /// state carried in, block t+1 that of step t.
+    pub states: Vec<Vec<T>>,
+    /// `[T*B, G*H]` the pre-activations, then what the cell keeps of them (activated gates).
+    pub pre: Vec<T>,
+    /// `[T*B, H]` the cell's extra cache ([`CellSpec::aux`]).
+    pub aux: Vec<T>,
     /// `[T*B, H]` dropout mask on the output (`0` or `1 / (1 - p)`), once training drew one.
     pub mask: Vec<T>,
     /// `[T*B, H]` the output after dropout, `h[B..] * mask`, once training drew a mask.
@@ -420,7 +352,7 @@ impl<T> LayerState<T> {
         if masked {
             &self.y
         } else {
-            &self.h[bh..]
+            &self.states[0][bh..]
         }
     }
 }
@@ -453,30 +385,32 @@ pub struct Workspace<T> {
     pub probs: Vec<T>,
     /// The last forward applied the layers' dropout masks (so backward must too).
     pub masked: bool,
-    /// GRU: `[B, G*H]` one step's recurrent product `W_hh h_{t-1} + b_hh`.
-    pub gh: Vec<T>,
+    /// `[B, G*H]` one step's recurrent part, for a cell that keeps it apart
+    /// ([`Recurrence::Apart`]).
+    pub rec: Vec<T>,
     /// `[T*B, max(E, H)]` gradient at the current layer's output.
     pub dh: Vec<T>,
     /// `[T*B, max(E, H)]` gradient at the current layer's input.
     pub dx: Vec<T>,
-    /// `[T*B, G*H]` gradient at the pre-activations (GRU: their input part).
-    pub da: Vec<T>,
-    /// GRU: `[T*B, G*H]` gradient at the recurrent part of the pre-activations.
-    pub dgh: Vec<T>,
-    /// `[B, H]`
-    pub dh_next: Vec<T>,
-    /// LSTM: `[B, H]` gradient at the cell state, flowing back a step.
-    pub dc_next: Vec<T>,
+    /// `[T*B, G*H]` gradient at the (input part of the) pre-activations.
+    pub dpre: Vec<T>,
+    /// `[T*B, G*H]` gradient at the recurrent part, when apart.
+    pub drec: Vec<T>,
+    /// `[B, H]` per state: the gradient flowing back a step.
+    pub dnext: Vec<Vec<T>>,
 }
 
 impl<T: Real> Workspace<T> {
     /// Buffers for `layout`'s model over chunks of `steps` x `batch`, state zeroed.
     pub fn new(layout: &Layout, steps: usize, batch: usize) -> Self {
         let c = layout.config;
+        let spec = c.cell.spec();
         let tb = steps * batch;
+        let bh = batch * c.hidden;
         let wide = c.emb.max(c.hidden);
-        let gh = c.cell.gates() * c.hidden;
-        let (lstm, gru) = (c.cell == CellKind::Lstm, c.cell == CellKind::Gru);
+        let gh = spec.gates() * c.hidden;
+        let apart = spec.recurrence() == Recurrence::Apart;
+        let n_states = spec.states().len();
         let zeros = |used: bool, n: usize| if used { vec![T::zero(); n] } else { Vec::new() };
         Workspace {
             steps,
@@ -490,67 +424,90 @@ impl<T: Real> Workspace<T> {
             x: vec![T::zero(); tb * c.emb],
             layers: (0..c.layers)
                 .map(|_| LayerState {
-                    h: vec![T::zero(); (steps + 1) * batch * c.hidden],
-                    c: zeros(lstm, (steps + 1) * batch * c.hidden),
-                    gates: zeros(lstm || gru, tb * gh),
-                    tanh_c: zeros(lstm, tb * c.hidden),
-                    gh_n: zeros(gru, tb * c.hidden),
+                    states: vec![vec![T::zero(); (steps + 1) * bh]; n_states],
+                    pre: vec![T::zero(); tb * gh],
+                    aux: zeros(spec.aux(), tb * c.hidden),
                     mask: Vec::new(),
                     y: Vec::new(),
                 })
                 .collect(),
             probs: vec![T::zero(); tb * c.vocab],
             masked: false,
-            gh: zeros(gru, batch * gh),
+            rec: zeros(apart, batch * gh),
             dh: vec![T::zero(); tb * wide],
             dx: vec![T::zero(); tb * wide],
-            da: vec![T::zero(); tb * gh],
-            dgh: zeros(gru, tb * gh),
-            dh_next: vec![T::zero(); batch * c.hidden],
-            dc_next: zeros(lstm, batch * c.hidden),
+            dpre: vec![T::zero(); tb * gh],
+            drec: zeros(apart, tb * gh),
+            dnext: vec![vec![T::zero(); bh]; n_states],
         }
     }
 
-    /// Zero the carried state (h, and the LSTM's c) of every layer.
+    /// `[B, H]` elements: one state of one layer for one chunk step.
+    fn block(&self) -> usize {
+        self.dnext[0].len()
+    }
+
+    /// Zero the carried state of every layer.
     pub fn reset_state(&mut self) {
-        let n = self.dh_next.len();
+        let n = self.block();
         for l in &mut self.layers {
-            l.h[..n].fill(T::zero());
-            if !l.c.is_empty() {
-                l.c[..n].fill(T::zero());
+            for s in &mut l.states {
+                s[..n].fill(T::zero());
             }
         }
     }
 
-    /// Carry the last step's state (h, and the LSTM's c) into block 0, for the next chunk.
+    /// Carry the last step's state into block 0, for the next chunk.
     pub fn carry_state(&mut self) {
-        let n = self.dh_next.len();
+        let n = self.block();
         for l in &mut self.layers {
-            l.h.copy_within(self.steps * n.., 0);
-            if !l.c.is_empty() {
-                l.c.copy_within(self.steps * n.., 0);
+            for s in &mut l.states {
+                s.copy_within(self.steps * n.., 0);
             }
         }
     }
 
-    /// The state of the last step of the last chunk, layer `k`, `[B, H]`.
-    pub fn last_state(&self, k: usize) -> &[T] {
-        &self.layers[k].h[self.steps * self.dh_next.len()..]
+    /// The states each layer carries (1, or 2 for the LSTM's h and c).
+    pub fn state_count(&self) -> usize {
+        self.layers[0].states.len()
     }
 
-    /// The LSTM cell state of the last step of the last chunk, layer `k`, `[B, H]` (empty for
-    /// other cells).
+    /// State `s` (0 is h) of layer `k` after the last step of the last chunk, `[B, H]`.
+    pub fn last(&self, k: usize, s: usize) -> &[T] {
+        let n = self.block();
+        &self.layers[k].states[s][self.steps * n..]
+    }
+
+    /// State `s` (0 is h) of layer `k` that the next chunk starts from, `[B, H]`: write into
+    /// it to start from a given state.
+    pub fn carried(&mut self, k: usize, s: usize) -> &mut [T] {
+        let n = self.block();
+        &mut self.layers[k].states[s][..n]
+    }
+
+    /// The hidden state of the last step of the last chunk, layer `k`, `[B, H]`.
+    pub fn last_state(&self, k: usize) -> &[T] {
+        self.last(k, 0)
+    }
+
+    /// The second state (the LSTM's cell state) of the last step of the last chunk, layer
+    /// `k`, `[B, H]`; empty for a cell with one state.
     pub fn last_cell_state(&self, k: usize) -> &[T] {
-        let c = &self.layers[k].c;
-        &c[c.len().min(self.steps * self.dh_next.len())..]
+        match self.state_count() {
+            1 => &[],
+            _ => self.last(k, 1),
+        }
     }
 
     /// The state the next chunk starts from, layer `k`: `(h, c)`, `[B, H]` each (`c` empty
-    /// unless the cell is an LSTM). Write into it to start from a given state.
+    /// for a cell with one state). Write into it to start from a given state.
     pub fn carried_mut(&mut self, k: usize) -> (&mut [T], &mut [T]) {
-        let n = self.dh_next.len();
-        let l = &mut self.layers[k];
-        let nc = n.min(l.c.len());
-        (&mut l.h[..n], &mut l.c[..nc])
+        let n = self.block();
+        let (h, rest) = self.layers[k].states.split_at_mut(1);
+        let c: &mut [T] = match rest.first_mut() {
+            Some(c) => &mut c[..n],
+            None => &mut [],
+        };
+        (&mut h[0][..n], c)
     }
 }

@@ -1,114 +1,85 @@
-//! The tanh RNN layer over a chunk of T steps.
+//! The tanh RNN: the notebook's cell.
 //!
-//! Forward: `h_t = tanh(W_ih x_t + W_hh h_{t-1} + b_ih [+ b_hh])`.
-//! Backward, from `dh_t` (the loss's gradient at each output):
-//! `da_t = (1 - h_t^2) * (dh_t + W_hh^T da_{t+1})`, `dW_hh += sum_t da_t h_{t-1}^T`,
-//! `db += sum_t da_t`, `dW_ih += sum_t da_t x_t^T`, `dx_t = W_ih^T da_t`.
+//! Forward: `h_t = tanh(W_ih x_t + W_hh h_{t-1} + b_ih [+ b_hh])`, summed in the notebook's
+//! order `(W_xh x + W_hh h) + b`. Backward, from `dh_t` (the loss's gradient at the output) and
+//! `dh_next` (what flows back from step t+1): `da_t = (1 - h_t^2) * (dh_t + dh_next)`, and the
+//! time loop sends `W_hh^T da_t` back a step.
 //!
-//! Shapes (time-major rows, row `t * B + b`): x `[T*B, In]`, h `[(T+1)*B, H]` with block 0 the
-//! carried state `h_{-1}`, dh and da `[T*B, H]`.
+//! One state (h), one gate block (G = 1). With one layer the model is the notebook's and is
+//! stored under its names (`Wex`, `Wxh`, `Whh`, `Why`, `bh`, `by`), with one bias.
 
 use crate::kernels::Real;
-use crate::kernels::{gemm, gemm_packed, MatMut, MatRef, Packed};
-use crate::model::layout::LayerLayout;
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
+use crate::model::layout::Naming;
 
-/// `w` is the transposed parameter buffer ([`crate::model::Workspace::wt`]). Fill `h[B..]` from `x` and the carried state in `h[..B]`.
-pub(crate) fn forward<T: Real>(
-    w: &[T],
-    l: &LayerLayout,
-    x: MatRef<T>,
-    whh_t: &Packed<T>,
-    h: &mut [T],
-    batch: usize,
-) {
-    let hid = l.hidden;
-    let tb = x.rows;
-    let wih_t = MatRef::new(&w[l.wih.clone()], l.input, hid);
-    // Input projections of all T steps in one product (the notebook's W_xh x first).
-    gemm(
-        T::one(),
-        x,
-        wih_t,
-        T::zero(),
-        MatMut::new(&mut h[batch * hid..], tb, hid),
-    );
-    let bih = &w[l.bih.clone()];
-    let bhh = l.bhh.as_ref().map(|r| &w[r.clone()]);
-    for t in 0..tb / batch {
-        let (prev, cur) = h.split_at_mut((t + 1) * batch * hid);
-        let prev = &prev[t * batch * hid..];
-        let cur = &mut cur[..batch * hid];
-        gemm_packed(
-            MatRef::new(prev, batch, hid),
-            whh_t,
-            T::one(),
-            MatMut::new(cur, batch, hid),
-        );
-        // The notebook's order: (W_xh x + W_hh h) + b.
-        for row in cur.chunks_exact_mut(hid) {
-            match bhh {
+/// The tanh RNN.
+pub struct Rnn;
+
+/// Its handle.
+pub const RNN: CellKind = CellKind::of(&Rnn);
+
+impl CellSpec for Rnn {
+    fn name(&self) -> &'static str {
+        "rnn"
+    }
+
+    fn about(&self) -> &'static str {
+        "The notebook's tanh RNN"
+    }
+
+    fn gates(&self) -> usize {
+        1
+    }
+
+    fn states(&self) -> &'static [&'static str] {
+        &["h"]
+    }
+
+    fn recurrence(&self) -> Recurrence {
+        Recurrence::Added
+    }
+
+    fn naming(&self, layers: usize) -> Naming {
+        if layers == 1 {
+            Naming::Notebook
+        } else {
+            Naming::Torch
+        }
+    }
+}
+
+impl<T: Real> Cell<T> for Rnn {
+    fn input_bias(&self, _pre: &mut [T], _b_ih: &[T], _b_hh: Option<&[T]>) {
+        // The biases come last, in the step: the notebook's (W_xh x + W_hh h) + b.
+    }
+
+    fn forward_step(&self, s: Fwd<'_, T>) {
+        let [h, _] = s.next;
+        let pre = &s.pre[..h.len()];
+        let hid = s.hidden;
+        for (row, hrow) in pre.chunks_exact(hid).zip(h.chunks_exact_mut(hid)) {
+            match s.b_hh {
                 Some(b2) => {
-                    for ((v, &b1), &b2) in row.iter_mut().zip(bih).zip(b2) {
-                        *v = (*v + b1 + b2).tanh_k();
+                    for (((o, &v), &b1), &b2) in hrow.iter_mut().zip(row).zip(s.b_ih).zip(b2) {
+                        *o = (v + b1 + b2).tanh_k();
                     }
                 }
                 None => {
-                    for (v, &b1) in row.iter_mut().zip(bih) {
-                        *v = (*v + b1).tanh_k();
+                    for ((o, &v), &b1) in hrow.iter_mut().zip(row).zip(s.b_ih) {
+                        *o = (v + b1).tanh_k();
                     }
                 }
             }
         }
     }
-}
 
-/// Scratch the backward pass needs, sized by the caller.
-pub(crate) struct Scratch<'a, T> {
-    /// `[T*B, H]`
-    pub da: &'a mut [T],
-    /// `[B, H]`
-    pub dh_next: &'a mut [T],
-}
-
-/// Add this layer's gradients into `g`; consume `dh` (gradient at the outputs); write the
-/// gradient at the inputs into `dx` when given.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn backward<T: Real>(
-    w: &[T],
-    g: &mut [T],
-    l: &LayerLayout,
-    x: MatRef<T>,
-    whh: &Packed<T>,
-    h: &[T],
-    dh: &[T],
-    s: Scratch<T>,
-    dx: Option<&mut [T]>,
-    batch: usize,
-) {
-    let hid = l.hidden;
-    let tb = x.rows;
-    let steps = tb / batch;
-    let bh = batch * hid;
-    let da = &mut s.da[..tb * hid];
-    s.dh_next.fill(T::zero());
-    for t in (0..steps).rev() {
-        let ht = &h[(t + 1) * bh..(t + 2) * bh];
-        let dht = &dh[t * bh..(t + 1) * bh];
-        let dat = &mut da[t * bh..(t + 1) * bh];
-        let dh_next = &s.dh_next[..bh];
-        for i in 0..bh {
-            let d = dht[i] + dh_next[i];
-            dat[i] = (T::one() - ht[i] * ht[i]) * d;
-        }
-        if t > 0 {
-            gemm_packed(
-                MatRef::new(dat, batch, hid),
-                whh,
-                T::zero(),
-                MatMut::new(s.dh_next, batch, hid),
-            );
+    fn backward_step(&self, s: Bwd<'_, T>) {
+        let ht = s.next[0];
+        let dh_next = &*s.dnext[0];
+        let da = &mut s.dpre[..ht.len()];
+        for i in 0..ht.len() {
+            let d = s.dh[i] + dh_next[i];
+            da[i] = (T::one() - ht[i] * ht[i]) * d;
         }
     }
-    super::recurrent_grads(g, l, h, da);
-    super::input_grads(w, g, l, x, da, dx);
 }

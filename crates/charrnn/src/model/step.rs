@@ -14,7 +14,8 @@ use std::cell::OnceCell;
 
 use crate::kernels::Real;
 use crate::kernels::{matvec_from, MATVEC_LANES};
-use crate::model::{gru, lstm, CellKind, Model};
+use crate::model::cell::{split_states, CellKind, Fwd, Recurrence};
+use crate::model::Model;
 
 const L: usize = MATVEC_LANES;
 
@@ -48,61 +49,48 @@ fn padded_vec<T: Real>(v: &[T]) -> Vec<T> {
 struct StepLayer<T> {
     /// `[In, Gp]`
     wih_t: Vec<T>,
-    /// `[H, Gp]`
+    /// `[H, Gp]`; empty for a cell without recurrent weights.
     whh_t: Vec<T>,
-    /// `[Gp]`
+    /// `[G*H]`
     bih: Vec<T>,
-    /// `[Gp]`; empty in the notebook's model.
+    /// `[G*H]`; empty when the layer has none.
     bhh: Vec<T>,
-    /// `[Gp]` what the input part starts from: LSTM `b_ih + b_hh`, GRU `b_ih`, else zero.
+    /// `[Gp]` what the input part starts from: the biases the cell adds before the recurrent
+    /// part ([`Cell::input_bias`] of a zero row: LSTM `b_ih + b_hh`, GRU `b_ih`, RNN none).
     in_base: Vec<T>,
-    /// `[Gp]` what the recurrent part starts from: GRU `b_hh`, else zero.
+    /// `[Gp]` what the recurrent part starts from: `b_hh` when the cell keeps it apart, else 0.
     rec_base: Vec<T>,
-    /// `[Gp]` the recurrent part of the next step's pre-activations, `W_hh h` (GRU: plus
-    /// `b_hh`), made as soon as `h` is known, while the output layer's work is in flight.
+    /// `[Gp]` the recurrent part of the next step's pre-activations, `W_hh h` (plus `b_hh`
+    /// when apart), made as soon as `h` is known, while the output layer's work is in flight.
     rec: Vec<T>,
-    /// `[H]` the state, and the next one while a step runs.
-    h: Vec<T>,
-    h_next: Vec<T>,
-    /// LSTM: `[H]` the cell state and the next one (empty for other cells).
-    c: Vec<T>,
-    c_next: Vec<T>,
+    /// `[2, H]` per state (h first): block 0 the state, block 1 the next one while a step runs.
+    states: Vec<Vec<T>>,
 }
 
 impl<T: Real> StepLayer<T> {
     /// `rec` for the current `h`.
     fn recurrent_part(&mut self) {
-        matvec_from(&self.h, &self.whh_t, &self.rec_base, &mut self.rec);
-    }
-
-    /// The tanh RNN's update, `h_next = tanh(inp + rec + b_ih [+ b_hh])`: the chunk pass's
-    /// order, the notebook's `(W_xh x + W_hh h) + b`.
-    #[inline(always)]
-    fn tanh_update(&mut self, inp: &[T]) {
-        if self.bhh.is_empty() {
-            for (o, ((&v, &r), &b1)) in self
-                .h_next
-                .iter_mut()
-                .zip(inp.iter().zip(&self.rec).zip(&self.bih))
-            {
-                *o = (v + r + b1).tanh_k();
-            }
-        } else {
-            for (o, (((&v, &r), &b1), &b2)) in self
-                .h_next
-                .iter_mut()
-                .zip(inp.iter().zip(&self.rec).zip(&self.bih).zip(&self.bhh))
-            {
-                *o = (v + r + b1 + b2).tanh_k();
-            }
+        if !self.whh_t.is_empty() {
+            let h = self.states[0].len() / 2;
+            matvec_from(
+                &self.states[0][..h],
+                &self.whh_t,
+                &self.rec_base,
+                &mut self.rec,
+            );
         }
     }
 
     /// `gates` (`[Gp]`) <- the input part of the pre-activations for input `x`: `W_ih x` plus
-    /// the biases added before the recurrent part (LSTM `b_ih + b_hh`, GRU `b_ih`).
+    /// the biases added before the recurrent part.
     /// (`in_base + W_ih x` is the chunk pass's `W_ih x + (b_ih + b_hh)`: one rounding either way.)
     fn input_part(&self, x: &[T], gates: &mut [T]) {
         matvec_from(x, &self.wih_t, &self.in_base, gates);
+    }
+
+    /// The state after the last step, `[H]`.
+    fn h(&self) -> &[T] {
+        &self.states[0][..self.states[0].len() / 2]
     }
 }
 
@@ -115,7 +103,7 @@ const MAX_TABLE: usize = 1 << 22;
 /// use charrnn::model::{CellKind, Model, ModelConfig, Stepper, Workspace};
 /// use rand::SeedableRng;
 ///
-/// let config = ModelConfig { cell: CellKind::Lstm, vocab: 7, emb: 3, hidden: 5, layers: 2 };
+/// let config = ModelConfig { cell: CellKind::LSTM, vocab: 7, emb: 3, hidden: 5, layers: 2 };
 /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
 /// let model = Model::<f32>::init(config, 0.5, &mut rng);
 /// let mut stepper = Stepper::new(&model);
@@ -149,7 +137,7 @@ pub struct Stepper<T> {
     xin: Vec<T>,
     /// `[Gp]` pre-activations (GRU: their input part).
     gates: Vec<T>,
-    /// `[H]` scratch: LSTM `tanh(c)`, GRU the recurrent part of the candidate.
+    /// `[H]` the cell's extra cache ([`crate::model::CellSpec::aux`]), or empty.
     aux: Vec<T>,
     /// `[Vp]` logits, then `e^(logit - max)`.
     exps: Vec<T>,
@@ -176,49 +164,44 @@ impl<T: Real> Stepper<T> {
         let l = &model.layout;
         let c = l.config;
         let w = &model.w;
-        let gh = c.cell.gates() * c.hidden;
-        let lstm = c.cell == CellKind::Lstm;
+        let cell = c.cell.cell::<T>();
+        let gh = cell.gates() * c.hidden;
+        let apart = cell.recurrence() == Recurrence::Apart;
         let mut embed = vec![T::zero(); c.vocab * c.emb];
         for (id, row) in embed.chunks_exact_mut(c.emb).enumerate() {
             for (e, v) in row.iter_mut().enumerate() {
                 *v = w[l.embed.start + id * l.embed_cs + e * l.embed_es];
             }
         }
-        let layers: Vec<StepLayer<T>> = l
-            .layers
-            .iter()
-            .map(|ll| StepLayer {
-                wih_t: transposed_padded(&w[ll.wih.clone()], gh, ll.input),
-                whh_t: transposed_padded(&w[ll.whh.clone()], gh, c.hidden),
-                bih: padded_vec(&w[ll.bih.clone()]),
-                bhh: ll
-                    .bhh
-                    .as_ref()
-                    .map_or_else(Vec::new, |r| padded_vec(&w[r.clone()])),
-                in_base: {
-                    let mut b = padded_vec(&w[ll.bih.clone()]);
-                    match (c.cell, &ll.bhh) {
-                        (CellKind::Lstm, Some(r)) => {
-                            for (v, &b2) in b.iter_mut().zip(&w[r.clone()]) {
-                                *v += b2;
-                            }
-                        }
-                        (CellKind::Gru, _) => {}
-                        _ => b.fill(T::zero()),
+        let layers: Vec<StepLayer<T>> =
+            l.layers
+                .iter()
+                .map(|ll| {
+                    let bih = w[ll.bih.clone()].to_vec();
+                    let bhh = ll
+                        .bhh
+                        .as_ref()
+                        .map_or_else(Vec::new, |r| w[r.clone()].to_vec());
+                    let mut in_base = vec![T::zero(); padded(gh)];
+                    cell.input_bias(&mut in_base[..gh], &bih, (!bhh.is_empty()).then_some(&bhh));
+                    let rec_base = match apart {
+                        true => padded_vec(&bhh),
+                        false => vec![T::zero(); padded(gh)],
+                    };
+                    StepLayer {
+                        wih_t: transposed_padded(&w[ll.wih.clone()], gh, ll.input),
+                        whh_t: ll.whh.as_ref().map_or_else(Vec::new, |r| {
+                            transposed_padded(&w[r.clone()], gh, c.hidden)
+                        }),
+                        bih,
+                        bhh,
+                        in_base,
+                        rec_base,
+                        rec: vec![T::zero(); padded(gh)],
+                        states: vec![vec![T::zero(); 2 * c.hidden]; cell.states().len()],
                     }
-                    b
-                },
-                rec_base: match (c.cell, &ll.bhh) {
-                    (CellKind::Gru, Some(r)) => padded_vec(&w[r.clone()]),
-                    _ => vec![T::zero(); padded(gh)],
-                },
-                rec: vec![T::zero(); padded(gh)],
-                h: vec![T::zero(); c.hidden],
-                h_next: vec![T::zero(); c.hidden],
-                c: vec![T::zero(); if lstm { c.hidden } else { 0 }],
-                c_next: vec![T::zero(); if lstm { c.hidden } else { 0 }],
-            })
-            .collect();
+                })
+                .collect();
         let gp = padded(gh);
         let xtab = if c.vocab * gp <= MAX_TABLE {
             let mut t = vec![T::zero(); c.vocab * gp];
@@ -247,7 +230,7 @@ impl<T: Real> Stepper<T> {
             x: vec![T::zero(); c.emb],
             xin: vec![T::zero(); gp],
             gates: vec![T::zero(); gp],
-            aux: vec![T::zero(); c.hidden],
+            aux: vec![T::zero(); if cell.aux() { c.hidden } else { 0 }],
             exps: vec![T::zero(); vp],
             ends: vec![T::zero(); vp / MATVEC_LANES],
             total: T::one(),
@@ -269,15 +252,18 @@ impl<T: Real> Stepper<T> {
     /// Zero the recurrent state.
     pub fn reset(&mut self) {
         for s in &mut self.layers {
-            s.h.fill(T::zero());
-            s.c.fill(T::zero());
+            for st in &mut s.states {
+                st.fill(T::zero());
+            }
             s.recurrent_part();
         }
     }
 
-    /// Layer `k`'s state: `(h, c)`, `[H]` each (`c` empty unless the cell is an LSTM).
+    /// Layer `k`'s state: `(h, c)`, `[H]` each (`c` empty for a cell with one state).
     pub fn state(&self, k: usize) -> (&[T], &[T]) {
-        (&self.layers[k].h, &self.layers[k].c)
+        let s = &self.layers[k].states;
+        let h = self.hidden;
+        (&s[0][..h], s.get(1).map_or(&[][..], |c| &c[..h]))
     }
 
     /// Run character `id` through the model from the current state; the next character's
@@ -286,12 +272,11 @@ impl<T: Real> Stepper<T> {
     /// # Panics
     /// If `id` is not in the vocabulary.
     pub fn step(&mut self, id: u32) {
-        let (hid, cell, id) = (self.hidden, self.cell, id as usize);
+        let (hid, id) = (self.hidden, id as usize);
         assert!(id < self.vocab, "character id {id} outside the vocabulary");
-        if cell == CellKind::Rnn && self.layers.len() == 1 && !self.xtab.is_empty() {
-            self.step_rnn1(id);
-            return;
-        }
+        let cell = self.cell.cell::<T>();
+        let recurrence = cell.recurrence();
+        let gh = cell.gates() * hid;
         for k in 0..self.layers.len() {
             let (below, rest) = self.layers.split_at_mut(k);
             let s = &mut rest[0];
@@ -305,40 +290,40 @@ impl<T: Real> Stepper<T> {
                     &self.xin
                 }
                 Some(b) => {
-                    s.input_part(&b.h, &mut self.xin);
+                    s.input_part(b.h(), &mut self.xin);
                     &self.xin
                 }
             };
-            let a = &mut self.gates;
-            // The sums in the chunk pass's order: input part (+ biases), recurrent part, then
-            // the tanh RNN's biases: the notebook's (W_xh x + W_hh h) + b.
-            match cell {
-                CellKind::Rnn => s.tanh_update(inp),
-                CellKind::Lstm => {
-                    for ((v, &x), &r) in a.iter_mut().zip(inp).zip(&s.rec) {
+            // The sums in the chunk pass's order: input part (+ biases), then recurrent part;
+            // the cell adds the rest (the tanh RNN its biases: the notebook's (W_xh x + W_hh h) + b).
+            let pre = &mut self.gates[..gh];
+            match recurrence {
+                Recurrence::Added => {
+                    for ((v, &x), &r) in pre.iter_mut().zip(inp).zip(&s.rec) {
                         *v = x + r;
                     }
-                    lstm::cell_forward(
-                        &mut a[..4 * hid],
-                        &s.c,
-                        &mut s.c_next,
-                        &mut self.aux,
-                        &mut s.h_next,
-                    );
-                    std::mem::swap(&mut s.c, &mut s.c_next);
                 }
-                CellKind::Gru => {
-                    a.copy_from_slice(inp);
-                    gru::cell_forward(
-                        &mut a[..3 * hid],
-                        &s.rec[..3 * hid],
-                        &s.h,
-                        &mut self.aux,
-                        &mut s.h_next,
-                    )
-                }
+                _ => pre.copy_from_slice(&inp[..gh]),
             }
-            std::mem::swap(&mut s.h, &mut s.h_next);
+            let (prev, next) = split_states(&mut s.states, 0, hid);
+            cell.forward_step(Fwd {
+                hidden: hid,
+                pre,
+                rec: match recurrence {
+                    Recurrence::Apart => &s.rec[..gh],
+                    _ => &[],
+                },
+                b_ih: &s.bih,
+                b_hh: (!s.bhh.is_empty()).then_some(&s.bhh[..]),
+                prev,
+                next,
+                aux: &mut self.aux,
+            });
+            // The new state to the front.
+            for st in &mut s.states {
+                let (a, b) = st.split_at_mut(hid);
+                a.copy_from_slice(b);
+            }
         }
         self.output();
     }
@@ -346,7 +331,7 @@ impl<T: Real> Stepper<T> {
     /// From the new states: the logits, the next step's recurrent parts, the softmax.
     #[inline(always)]
     fn output(&mut self) {
-        let top = &self.layers.last().expect("at least one layer").h;
+        let top = self.layers.last().expect("at least one layer").h();
         matvec_from(top, &self.why_t, &self.by, &mut self.exps);
         // The next step's recurrent products need only this step's states: issued here, they
         // overlap the softmax and the draw, which wait on one another.
@@ -354,18 +339,6 @@ impl<T: Real> Stepper<T> {
             s.recurrent_part();
         }
         self.softmax();
-    }
-
-    /// [`Stepper::step`] for the notebook's shape (one tanh layer, its input part tabled), on
-    /// its own so the compiler lays out just this path: sampling 2-10% faster than through the
-    /// general loop (medians of three sets of interleaved runs).
-    #[inline(never)]
-    fn step_rnn1(&mut self, id: usize) {
-        let s = &mut self.layers[0];
-        let gp = self.gates.len();
-        s.tanh_update(&self.xtab[id * gp..(id + 1) * gp]);
-        std::mem::swap(&mut s.h, &mut s.h_next);
-        self.output();
     }
 
     /// `exps`, `ends`, `total` and `probs` from the logits in `exps`: whole blocks, lane-wise
