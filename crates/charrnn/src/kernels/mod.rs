@@ -10,51 +10,111 @@ mod real;
 pub mod sgemm;
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+///
+/// The fields are private and every constructor checks, with overflow-checked arithmetic,
+/// that each element `(i, j)` with `i < rows`, `j < cols` lies inside `data`, and that both
+/// strides are at most `isize::MAX`. The kernels' `unsafe` code relies on this invariant
+/// instead of checking indices in its loops.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
-    pub data: &'a [T],
-    pub rows: usize,
-    pub cols: usize,
-    pub rs: usize,
-    pub cs: usize,
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
 }
 
-/// A mutable strided matrix view.
+/// A mutable strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+///
+/// Its constructors check what [`MatRef`]'s do and also that no two elements share a place in
+/// `data` (a product may write its elements in any order, from any thread).
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
-    pub data: &'a mut [T],
-    pub rows: usize,
-    pub cols: usize,
-    pub rs: usize,
-    pub cs: usize,
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
 }
 
-fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+/// How many elements of its slice a `rows x cols` view with strides `rs`, `cs` spans: one past
+/// its last element's index, or 0 when it has no elements; `None` if that overflows `usize`.
+fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1)
+        .checked_mul(rs)?
+        .checked_add((cols - 1).checked_mul(cs)?)?
+        .checked_add(1)
+}
+
+/// Whether the map `(i, j) -> i * rs + j * cs` is one-to-one on the view: the elements along
+/// one dimension fit between two steps of the other. (Sufficient, not necessary: interleaved
+/// layouts such as 3 x 2 with `rs = 2, cs = 3` are refused although their elements are
+/// distinct.)
+fn distinct(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    if rows == 1 || cols == 1 {
+        return (rows == 1 || rs != 0) && (cols == 1 || cs != 0);
+    }
+    let rows_apart = cs != 0 && span(1, cols, 0, cs).is_some_and(|w| w <= rs);
+    let cols_apart = rs != 0 && span(rows, 1, rs, 0).is_some_and(|h| h <= cs);
+    rows_apart || cols_apart
+}
+
+/// Panics unless a `rows x cols` view with strides `rs`, `cs` lies inside `len` elements.
+#[track_caller]
+fn check_view(what: &str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
+    const MAX: usize = isize::MAX as usize;
+    assert!(
+        rs <= MAX && cs <= MAX,
+        "{what}: strides ({rs}, {cs}) above isize::MAX"
+    );
+    match span(rows, cols, rs, cs) {
+        Some(n) => assert!(
+            n <= len,
+            "{what}: a {rows}x{cols} view with strides ({rs}, {cs}) spans {n} elements, \
+             the slice has {len}"
+        ),
+        None => panic!("{what}: a {rows}x{cols} view with strides ({rs}, {cs}) overflows usize"),
+    }
 }
 
 impl<'a, T> MatRef<'a, T> {
     /// A row-major `rows x cols` matrix over the first `rows * cols` elements of `data`.
     ///
     /// # Panics
-    /// If `data` is shorter than `rows * cols`.
+    /// If `data` is shorter than `rows * cols`, that product overflows, or `cols` is above
+    /// `isize::MAX`.
+    #[track_caller]
     pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert!(
-            data.len() >= rows * cols,
-            "matrix {rows}x{cols} over {} elements",
-            data.len()
-        );
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    /// A `rows x cols` matrix whose element `(i, j)` is `data[i * rs + j * cs]`. Any strides
+    /// are allowed (zero repeats a row or a column), as long as the view fits.
+    ///
+    /// # Panics
+    /// If an element lies past the end of `data`, computing its index overflows, or a stride
+    /// is above `isize::MAX`.
+    #[track_caller]
+    pub fn strided(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        check_view("MatRef", data.len(), rows, cols, rs, cs);
         MatRef {
             data,
             rows,
             cols,
-            rs: cols,
-            cs: 1,
+            rs,
+            cs,
         }
     }
 
     /// The transpose (a view: nothing moves).
     pub fn t(self) -> Self {
+        // The invariant is symmetric in (rows, rs) and (cols, cs).
         MatRef {
             data: self.data,
             rows: self.cols,
@@ -64,12 +124,50 @@ impl<'a, T> MatRef<'a, T> {
         }
     }
 
+    /// Rows.
+    #[inline]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    #[inline]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Distance in `data` between rows.
+    #[inline]
+    pub fn row_stride(&self) -> usize {
+        self.rs
+    }
+
+    /// Distance in `data` between columns.
+    #[inline]
+    pub fn col_stride(&self) -> usize {
+        self.cs
+    }
+
+    /// The whole slice the view reads from (it may hold more than the view's elements).
+    #[inline]
+    pub fn data(&self) -> &'a [T] {
+        self.data
+    }
+
     /// Element `(i, j)`.
+    ///
+    /// # Panics
+    /// If the index `i * rs + j * cs` lies outside the slice (debug builds also check
+    /// `i < rows` and `j < cols`).
     #[inline]
     pub fn at(&self, i: usize, j: usize) -> T
     where
         T: Copy,
     {
+        debug_assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) outside the view"
+        );
         self.data[i * self.rs + j * self.cs]
     }
 }
@@ -78,20 +176,56 @@ impl<'a, T> MatMut<'a, T> {
     /// A row-major `rows x cols` matrix over the first `rows * cols` elements of `data`.
     ///
     /// # Panics
-    /// If `data` is shorter than `rows * cols`.
+    /// If `data` is shorter than `rows * cols`, that product overflows, or `cols` is above
+    /// `isize::MAX`.
+    #[track_caller]
     pub fn new(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    /// A `rows x cols` matrix whose element `(i, j)` is `data[i * rs + j * cs]`, with no two
+    /// elements in the same place: the rows (or the columns) must not overlap.
+    ///
+    /// # Panics
+    /// As [`MatRef::strided`], and if two elements would share a place in `data`.
+    #[track_caller]
+    pub fn strided(data: &'a mut [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        check_view("MatMut", data.len(), rows, cols, rs, cs);
         assert!(
-            data.len() >= rows * cols,
-            "matrix {rows}x{cols} over {} elements",
-            data.len()
+            distinct(rows, cols, rs, cs),
+            "MatMut: a {rows}x{cols} view with strides ({rs}, {cs}) has overlapping elements"
         );
         MatMut {
             data,
             rows,
             cols,
-            rs: cols,
-            cs: 1,
+            rs,
+            cs,
         }
+    }
+
+    /// Rows.
+    #[inline]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    #[inline]
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Distance in `data` between rows.
+    #[inline]
+    pub fn row_stride(&self) -> usize {
+        self.rs
+    }
+
+    /// Distance in `data` between columns.
+    #[inline]
+    pub fn col_stride(&self) -> usize {
+        self.cs
     }
 }
 
@@ -99,7 +233,7 @@ impl<'a, T> MatMut<'a, T> {
 /// ignored (even NaN).
 ///
 /// # Panics
-/// If the shapes disagree or a view reaches past its slice.
+/// If the shapes disagree.
 pub fn gemm<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>) {
     check(&a, &b, &c);
     if c.rows == 0 || c.cols == 0 {
@@ -107,8 +241,11 @@ pub fn gemm<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>
     }
     let (zero, one) = (T::zero(), T::one());
     if alpha == one && (beta == zero || beta == one) && b.cs == 1 && c.cs == 1 {
-        // SAFETY: `check` proved every strided index is inside its slice; C is borrowed
-        // mutably, so it overlaps neither A nor B.
+        // SAFETY: `gemm_unit`'s contract, as `sgemm::sgemm`'s: the views' constructors proved
+        // that every element (i, p) of A, (p, j) of B and (i, j) of C, at in-range indices, lies
+        // inside its slice (and B's and C's column strides are 1, as the formulas there
+        // assume); the pointers come from slices of `T`, so they are aligned; C comes from a
+        // `&mut` slice, so it overlaps neither A nor B.
         let done = unsafe {
             T::gemm_unit(
                 c.rows,
@@ -128,7 +265,10 @@ pub fn gemm<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: MatMut<T>
             return;
         }
     }
-    // SAFETY: `check` proved every strided index is inside its slice.
+    // SAFETY: `gemm_raw`'s contract: every element at in-range indices lies inside its slice
+    // (the views' invariant); the strides are at most `isize::MAX` (also the invariant), so
+    // the casts keep their values; C's elements are distinct (`MatMut`'s invariant), and C
+    // comes from a `&mut` slice, so it overlaps neither A nor B.
     unsafe {
         T::gemm_raw(
             c.rows,
@@ -168,26 +308,21 @@ pub fn gemm_naive<T: Real>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: Mat
     }
 }
 
+/// The shapes of a product agree. (That each view lies inside its slice, its constructor
+/// checked.)
+#[track_caller]
 fn check<T>(a: &MatRef<T>, b: &MatRef<T>, c: &MatMut<T>) {
     assert_eq!(a.cols, b.rows, "gemm inner dimensions");
     assert_eq!(a.rows, c.rows, "gemm output rows");
     assert_eq!(b.cols, c.cols, "gemm output cols");
-    assert!(
-        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
-        "gemm: A out of bounds"
-    );
-    assert!(
-        fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
-        "gemm: B out of bounds"
-    );
-    assert!(
-        fits(c.data.len(), c.rows, c.cols, c.rs, c.cs),
-        "gemm: C out of bounds"
-    );
 }
 
 /// A right-hand matrix prepared once for many products `A B` (the recurrent weights, used at
 /// every step of a chunk): column panels for the SIMD kernel, or a plain row-major copy.
+///
+/// Invariant (the fields are private): with `nr == 0`, `data` is meant to hold the `k x n`
+/// row-major copy (and [`gemm_packed`] views it through the checked [`MatRef::new`]); with
+/// `nr > 0`, `data` is exactly what `T::pack_panels` made of a `k x n` matrix at width `nr`.
 #[derive(Clone, Debug, Default)]
 pub struct Packed<T> {
     k: usize,
@@ -209,17 +344,22 @@ impl<T: Real> Packed<T> {
     }
 
     /// Prepare `b` (any strides), reusing the buffer.
+    ///
+    /// # Panics
+    /// If the prepared copy's size overflows `usize` (possible only for a view that repeats
+    /// elements through a zero stride).
     pub fn pack(&mut self, b: MatRef<T>) {
-        assert!(
-            fits(b.data.len(), b.rows, b.cols, b.rs, b.cs),
-            "pack: B out of bounds"
-        );
+        // The panel-free state first, which `gemm_packed` checks in full: if packing panics
+        // half-way, no panels of another shape stay behind for the unchecked path.
+        self.nr = 0;
         self.k = b.rows;
         self.n = b.cols;
         match T::panel_width() {
             Some(nr) => {
-                self.nr = nr;
-                // SAFETY: checked above that every strided index is inside `b.data`.
+                assert!(nr > 0, "pack: panel width 0");
+                // SAFETY: `pack_panels`' contract: every element (p, j) of B at in-range indices
+                // lies inside `b.data` (the view's invariant), and `nr > 0` is a width
+                // `panel_width` returned.
                 unsafe {
                     T::pack_panels(
                         b.rows,
@@ -231,12 +371,13 @@ impl<T: Real> Packed<T> {
                         &mut self.data,
                     )
                 }
+                self.nr = nr;
             }
             None => {
-                self.nr = 0;
+                let len = b.rows.checked_mul(b.cols).expect("pack: k * n overflows");
                 self.data.clear();
                 self.data
-                    .extend((0..b.rows * b.cols).map(|i| b.at(i / b.cols, i % b.cols)));
+                    .extend((0..len).map(|i| b.at(i / b.cols, i % b.cols)));
             }
         }
     }
@@ -245,8 +386,7 @@ impl<T: Real> Packed<T> {
 /// `C <- A B + beta C` (`beta` 0 or 1) for a prepared B.
 ///
 /// # Panics
-/// If the shapes disagree, a view reaches past its slice, C's columns are not contiguous, or
-/// `beta` is neither 0 nor 1.
+/// If the shapes disagree, C's columns are not contiguous, or `beta` is neither 0 nor 1.
 pub fn gemm_packed<T: Real>(a: MatRef<T>, b: &Packed<T>, beta: T, c: MatMut<T>) {
     assert!(
         beta == T::zero() || beta == T::one(),
@@ -260,18 +400,20 @@ pub fn gemm_packed<T: Real>(a: MatRef<T>, b: &Packed<T>, beta: T, c: MatMut<T>) 
         (b.k, c.rows, c.cols),
         "gemm_packed shapes"
     );
-    assert!(
-        fits(a.data.len(), a.rows, a.cols, a.rs, a.cs),
-        "gemm_packed: A out of bounds"
-    );
-    assert!(
-        c.cs == 1 && fits(c.data.len(), c.rows, c.cols, c.rs, 1),
-        "gemm_packed: C"
+    assert!(c.cs == 1, "gemm_packed: C's columns are not contiguous");
+    debug_assert_eq!(
+        Some(b.nr),
+        T::panel_width(),
+        "gemm_packed: panels of another width"
     );
     if c.rows == 0 || c.cols == 0 {
         return;
     }
-    // SAFETY: A and C checked above; the panels were made by `pack` for this k x n.
+    // SAFETY: `gemm_panels`' contract: every element of A and C at in-range indices lies inside
+    // its slice (the views' invariants; C's column stride is 1, checked above); `b.data` is
+    // what `pack_panels` made of a `k x n` matrix at a width `b.nr` that `panel_width`
+    // returned (`Packed`'s invariant: `nr` is set only after `pack_panels` returned), with
+    // `k = a.cols` and `n = c.cols` (checked above); C comes from a `&mut` slice.
     unsafe {
         T::gemm_panels(
             c.rows,
@@ -603,7 +745,8 @@ mod tests {
     fn sgemm_matches_naive_at_every_simd_level() {
         use super::sgemm::{level, sgemm_at, Level};
         let levels: Vec<Level> = match level() {
-            Level::Avx512 => vec![Level::Avx512, Level::Avx2],
+            Level::Avx512 if avx2_fma() => vec![Level::Avx512, Level::Avx2],
+            Level::Avx512 => vec![Level::Avx512],
             Level::Avx2 => vec![Level::Avx2],
             Level::None => vec![],
         };
@@ -634,24 +777,21 @@ mod tests {
                         // B with a row stride wider than its width (one column fewer than
                         // the stride when it can spare one), C likewise.
                         let nn = if n <= 1 { n } else { n - 1 };
-                        let bv = MatRef {
-                            data: &b,
-                            rows: k,
-                            cols: nn,
-                            rs: n,
-                            cs: 1,
-                        };
+                        let bv = MatRef::strided(&b, k, nn, n, 1);
                         let (mut c1, mut c2) = (c0.clone(), c0.clone());
                         let beta = if acc { 1.0 } else { 0.0 };
+                        // SAFETY: the CPU has `lv` (listed above); A, B and C are the views
+                        // `av`, `bv` and `cv` (checked by their constructors), over `a`, `b`
+                        // and `c1` (as long as `c2`), separate vectors.
                         let done = unsafe {
                             sgemm_at(
                                 lv,
                                 m,
                                 nn,
                                 k,
-                                av.data.as_ptr(),
-                                av.rs,
-                                av.cs,
+                                av.data().as_ptr(),
+                                av.row_stride(),
+                                av.col_stride(),
                                 b.as_ptr(),
                                 n,
                                 acc,
@@ -660,13 +800,7 @@ mod tests {
                             )
                         };
                         assert!(done);
-                        let cv = MatMut {
-                            data: &mut c2,
-                            rows: m,
-                            cols: nn,
-                            rs: n + 2,
-                            cs: 1,
-                        };
+                        let cv = MatMut::strided(&mut c2, m, nn, n + 2, 1);
                         gemm_naive(1.0, av, bv, beta, cv);
                         for (i, (x, y)) in c1.iter().zip(&c2).enumerate() {
                             assert!(
@@ -766,6 +900,122 @@ mod tests {
             MatMut::new(&mut c, 1, 2),
         );
         assert_eq!(c, [3.0, 7.0]);
+    }
+
+    fn avx2_fma() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    #[test]
+    fn views_take_any_strides_that_fit() {
+        let d = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let m = MatRef::strided(&d, 2, 3, 4, 1);
+        assert_eq!(
+            (m.rows(), m.cols(), m.row_stride(), m.col_stride()),
+            (2, 3, 4, 1)
+        );
+        assert_eq!((m.at(1, 2), m.t().at(2, 1)), (6.0, 6.0));
+        // Repeats are fine for reading: a row broadcast down 1000 rows of one slice.
+        let r = MatRef::strided(&d[..3], 1000, 3, 0, 1);
+        assert_eq!(r.at(999, 2), 2.0);
+        // Any strides at all when there are no elements.
+        let e = MatRef::strided(&d[..0], 0, usize::MAX, isize::MAX as usize, 7);
+        assert_eq!((e.rows(), e.cols()), (0, usize::MAX));
+        assert_eq!(MatRef::new(&d[..0], 5, 0).rows(), 5);
+        // The last element exactly at the end.
+        assert_eq!(MatRef::strided(&d, 2, 4, 3, 1).at(1, 3), 6.0);
+        // Mutable views: rows apart, or columns apart (column-major), or one line.
+        let mut w = [0.0f32; 12];
+        let _ = MatMut::strided(&mut w, 3, 4, 4, 1);
+        let _ = MatMut::strided(&mut w, 3, 4, 1, 3);
+        let _ = MatMut::strided(&mut w, 1, 12, 99, 1);
+        let c = MatMut::strided(&mut w, 12, 1, 1, 0);
+        assert_eq!(
+            (c.rows(), c.cols(), c.row_stride(), c.col_stride()),
+            (12, 1, 1, 0)
+        );
+        let _ = MatMut::strided(&mut w[..0], 0, 5, 0, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "overflows usize")]
+    fn huge_strides_are_refused_not_wrapped() {
+        // Before: `(rows - 1) * rs` wrapped to 0 and this view of one element passed gemm's
+        // bounds check; the product then read 2^62 elements past it.
+        let one = [1.0f32];
+        let _ = MatRef::strided(&one, 5, 1, 1 << 62, 1);
+    }
+
+    #[test]
+    fn view_spans_are_checked_without_wrapping() {
+        // The old check, `(rows - 1) * rs + (cols - 1) * cs < len`, wrapped for these.
+        assert_eq!(span(3, 1, 1 << 63, 1), None);
+        assert_eq!(span(2, 2, usize::MAX, 1), None);
+        assert_eq!(
+            span(3, 0xAAAA_AAAA_AAAA_AAAB, 0xAAAA_AAAA_AAAA_AAAB, 1),
+            None
+        );
+        assert_eq!(span(0, 5, usize::MAX, usize::MAX), Some(0));
+        assert_eq!(span(3, 2, 3, 1), Some(8));
+        assert_eq!(span(1, 1, usize::MAX, usize::MAX), Some(1));
+    }
+
+    #[test]
+    #[should_panic(expected = "overflows usize")]
+    fn row_major_size_overflow_is_refused() {
+        // 0xAAAA_AAAA_AAAA_AAAB * 3 wraps to 1: the old `new` took one element for this.
+        let one = [1.0f32];
+        let _ = MatRef::new(&one, 0xAAAA_AAAA_AAAA_AAAB, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "spans 8 elements, the slice has 7")]
+    fn views_past_the_slice_are_refused() {
+        let d = [0.0f32; 7];
+        let _ = MatRef::strided(&d, 2, 4, 4, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "spans 6 elements, the slice has 5")]
+    fn short_mutable_views_are_refused() {
+        let mut d = [0.0f32; 5];
+        let _ = MatMut::new(&mut d, 2, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "above isize::MAX")]
+    fn strides_above_isize_max_are_refused() {
+        // One row, so the stride is never used; still refused (gemm passes strides as isize).
+        let d = [0.0f32; 4];
+        let _ = MatRef::strided(&d, 1, 4, usize::MAX, 1);
+    }
+
+    #[test]
+    fn mutable_views_with_overlapping_elements_are_refused() {
+        let overlapping = [
+            (2, 2, 0, 1),
+            (2, 2, 1, 1),
+            (3, 4, 3, 1),
+            (1, 3, 5, 0),
+            (3, 1, 0, 5),
+            (3, 3, 2, 1),
+            // Distinct elements (0, 3, 2, 5, 4, 7), but interleaved: refused as well.
+            (3, 2, 2, 3),
+        ];
+        for (rows, cols, rs, cs) in overlapping {
+            let r = std::panic::catch_unwind(|| {
+                let mut w = [0.0f32; 64];
+                let _ = MatMut::strided(&mut w, rows, cols, rs, cs);
+            });
+            assert!(r.is_err(), "{rows}x{cols} strides ({rs}, {cs}) accepted");
+            // The same layouts are fine to read.
+            let _ = MatRef::strided(&[0.0f32; 64], rows, cols, rs, cs);
+        }
     }
 
     #[test]

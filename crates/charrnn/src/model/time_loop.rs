@@ -35,7 +35,7 @@ pub(crate) fn forward<T: Real>(
     batch: usize,
 ) {
     let (hid, gh) = (l.hidden, l.wih.len() / l.input);
-    let tb = x.rows;
+    let tb = x.rows();
     let bh = batch * hid;
     let recurrence = cell.recurrence();
     let wih_t = MatRef::new(&w[l.wih.clone()], l.input, gh);
@@ -115,7 +115,7 @@ pub(crate) fn backward<T: Real>(
     batch: usize,
 ) {
     let (hid, gh) = (l.hidden, l.wih.len() / l.input);
-    let tb = x.rows;
+    let tb = x.rows();
     let bh = batch * hid;
     let recurrence = cell.recurrence();
     let apart = recurrence == Recurrence::Apart;
@@ -217,8 +217,8 @@ fn input_grads<T: Real>(
     dx: &mut [T],
 ) {
     let gh = l.wih.len() / l.input;
-    let d = MatRef::new(d, x.rows, gh);
-    crate::kernels::add_col_sums(&mut g[l.bih.clone()], &d.data[..x.rows * gh]);
+    let d = MatRef::new(d, x.rows(), gh);
+    crate::kernels::add_col_sums(&mut g[l.bih.clone()], &d.data()[..x.rows() * gh]);
     gemm(
         T::one(),
         d.t(),
@@ -232,6 +232,6 @@ fn input_grads<T: Real>(
         d,
         wih,
         T::zero(),
-        MatMut::new(dx, x.rows, l.input),
+        MatMut::new(dx, x.rows(), l.input),
     );
 }
