@@ -761,6 +761,12 @@ mod tests {
             (7, 513, 9),
             (40, 3, 600),
             (5, 0, 4),
+            // Empty and k = 0 shapes: the entry handles them (m = 0 used to reach the row
+            // tile dispatch and panic; k = 0 formed pointers past the empty A and B).
+            (0, 5, 3),
+            (0, 0, 0),
+            (30, 70, 0),
+            (3, 40, 0),
         ];
         for lv in levels {
             for &(m, n, k) in &shapes {
@@ -857,6 +863,8 @@ mod tests {
             (13, 300, 33),
             (2, 5, 64),
             (30, 17, 65),
+            (30, 0, 65),
+            (0, 4, 33),
         ] {
             for tb in [false, true] {
                 let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut s) as f32).collect();
@@ -1015,6 +1023,32 @@ mod tests {
             assert!(r.is_err(), "{rows}x{cols} strides ({rs}, {cs}) accepted");
             // The same layouts are fine to read.
             let _ = MatRef::strided(&[0.0f32; 64], rows, cols, rs, cs);
+        }
+    }
+
+    #[test]
+    fn products_with_empty_inner_dimension_scale_or_clear_c() {
+        // k = 0 through the fast path (alpha 1, beta 0 or 1), the packed path and the general
+        // one, with A transposed (row stride 1 over an empty slice) and enough rows and columns
+        // for several row tiles and panels.
+        let (m, n) = (30, 70);
+        let empty: [f32; 0] = [];
+        let a = MatRef::new(&empty, 0, m).t();
+        let b = MatRef::new(&empty, 0, n);
+        let mut p = Packed::default();
+        p.pack(b);
+        for (alpha, beta) in [(1.0f32, 0.0f32), (1.0, 1.0), (2.0, 0.5), (1.0, 0.0)] {
+            let c0: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
+            let want: Vec<f32> = c0.iter().map(|&v| beta * v).collect();
+            let mut c = c0.clone();
+            c[0] = if beta == 0.0 { f32::NAN } else { c[0] };
+            gemm(alpha, a, b, beta, MatMut::new(&mut c, m, n));
+            assert_eq!(c, want, "gemm alpha={alpha} beta={beta}");
+            if alpha == 1.0 {
+                let mut c = c0.clone();
+                gemm_packed(a, &p, beta, MatMut::new(&mut c, m, n));
+                assert_eq!(c, want, "gemm_packed beta={beta}");
+            }
         }
     }
 

@@ -53,6 +53,8 @@ pub fn level() -> Level {
 ///
 /// Element `(i, p)` of A is `a[i * rsa + p * csa]`, `(p, j)` of B is `b[p * rsb + j]`, `(i, j)`
 /// of C is `c[i * rsc + j]`. Returns `false` (doing nothing) when no SIMD kernel exists here.
+/// Any of `m`, `n`, `k` may be 0 (with `k == 0`, C becomes 0, or stays as it is when
+/// accumulating).
 ///
 /// # Safety
 /// Every element reached through those formulas must lie inside its allocation, and C must
@@ -95,6 +97,22 @@ pub unsafe fn sgemm_at(
     c: *mut f32,
     rsc: usize,
 ) -> bool {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 | Level::Avx2 => {}
+        _ => return false,
+    }
+    // The shapes the kernels do not take (they would form pointers past empty matrices).
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            // SAFETY: C is m x n with m, n >= 1, valid for writes (the contract).
+            unsafe { zero_rows(m, n, c, rsc) };
+        }
+        return true;
+    }
     let args = Args {
         m,
         n,
@@ -115,9 +133,21 @@ pub unsafe fn sgemm_at(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Level::Avx2 => unsafe { run_avx2(&args) },
-        _ => return false,
+        _ => unreachable!("levels without a kernel returned above"),
     }
     true
+}
+
+/// `C[m x n] <- 0`: the product of an `m x 0` and a `0 x n` matrix.
+///
+/// # Safety
+/// `c.add(i * rsc + j)` is valid for writes of an aligned f32 for every `i < m`, `j < n`.
+unsafe fn zero_rows(m: usize, n: usize, c: *mut f32, rsc: usize) {
+    for i in 0..m {
+        // SAFETY: row i is n contiguous f32s from c + i * rsc, valid for writes (the
+        // contract); all-zero bits are 0.0.
+        unsafe { std::ptr::write_bytes(c.add(i * rsc), 0, n) };
+    }
 }
 
 struct Args {
@@ -356,7 +386,7 @@ unsafe fn run<S: Simd, const MR: usize>(g: &Args) {
         while jc < g.n {
             let nc = NC.min(g.n - jc);
             let mut pc = 0;
-            // With k == 0 the product is zero: still write C once.
+            // (k >= 1 here: `sgemm_at` handled k == 0, so every pass has kc >= 1.)
             loop {
                 let kc = KC.min(g.k - pc);
                 let acc = g.accumulate || pc > 0;
@@ -473,6 +503,21 @@ pub unsafe fn sgemm_panels(
     c: *mut f32,
     rsc: usize,
 ) {
+    let level = level();
+    if level == Level::None {
+        panic!("sgemm_panels without a SIMD kernel: check panel_width() first");
+    }
+    // The shapes the kernels do not take, as in `sgemm_at`.
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            // SAFETY: C is m x n with m, n >= 1, valid for writes (the contract).
+            unsafe { zero_rows(m, n, c, rsc) };
+        }
+        return;
+    }
     let g = Args {
         m,
         n,
@@ -486,14 +531,14 @@ pub unsafe fn sgemm_panels(
         c,
         rsc,
     };
-    match level() {
+    match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has the features (checked by `level`); the caller vouches for bounds.
         Level::Avx512 => unsafe { run_panels_avx512(&g) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Level::Avx2 => unsafe { run_panels_avx2(&g) },
-        _ => panic!("sgemm_panels without a SIMD kernel: check panel_width() first"),
+        _ => unreachable!("no panel width without a kernel: returned above"),
     }
 }
 
