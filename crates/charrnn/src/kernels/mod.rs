@@ -571,8 +571,11 @@ fn matvec_block<T: Real, const NV: usize, const P: usize>(
     let wp = w.as_ptr();
     for k0 in (0..whole).step_by(P) {
         for (p, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: k0 + p < k, and the row's block (NV * L from (k0 + p) * n + j) lies
-            // inside `w`, checked above.
+            // SAFETY: k0 + p < whole <= k = x.len(), so the read of `x` is in bounds; the
+            // block of NV * L values from (k0 + p) * n + j ends at most at
+            // (k - 1) * n + n = k * n = w.len() (by the assert above: j + NV * L <= n and
+            // k * n == w.len() without overflow), so it lies inside `w`, which is borrowed
+            // shared for the whole loop.
             let (xv, row) = unsafe {
                 (
                     *x.get_unchecked(k0 + p),

@@ -6,6 +6,11 @@ use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 /// A scalar type the kernels run on.
+///
+/// The `unsafe` methods are the kernels' raw entry points: the safe functions of
+/// [`crate::kernels`] call them only under the contracts in their `# Safety` sections (checked
+/// through the [`super::MatRef`]/[`super::MatMut`] views and [`super::Packed`]), and an
+/// implementation must be sound for every call that meets them.
 pub trait Real:
     num_traits::Float
     + num_traits::FromPrimitive
@@ -32,11 +37,15 @@ pub trait Real:
     const FAST: bool;
 
     /// `C <- alpha * A * B + beta * C` for an `m x k` A and a `k x n` B given by row and column
-    /// strides. With `beta == 0`, C is only written.
+    /// strides: element `(i, p)` of A is `*a.offset(i * rsa + p * csa)`, and likewise for B and
+    /// C. With `beta == 0`, C is only written.
     ///
     /// # Safety
-    /// Every index reached through the strides must lie inside the allocation the pointers come
-    /// from; callers check this through [`super::gemm`].
+    /// For every `i < m`, `p < k`, `j < n`: A's element `(i, p)` and B's `(p, j)` are valid for
+    /// reads of an aligned `Self`, C's `(i, j)` for reads and writes of one, and computing those
+    /// offsets does not overflow `isize`. C's elements are distinct (no two `(i, j)` at the same
+    /// place) and overlap neither A nor B (`matrixmultiply`'s contract). [`super::gemm`] gets
+    /// all this from its views.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_raw(
         m: usize,
@@ -59,7 +68,8 @@ pub trait Real:
     /// on this CPU; returns `false` when it did nothing.
     ///
     /// # Safety
-    /// As [`super::sgemm::sgemm`].
+    /// As [`super::sgemm::sgemm`] (with `Self` for f32): every element at in-range indices
+    /// valid and aligned, C's elements distinct and apart from A and B.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_unit(
         _m: usize,
@@ -83,10 +93,13 @@ pub trait Real:
         None
     }
 
-    /// Pack a `k x n` strided matrix into panels of `nr` columns.
+    /// Pack a `k x n` strided matrix into panels of `nr` columns (the layout
+    /// [`Real::gemm_panels`] reads), replacing the contents of `out`.
     ///
     /// # Safety
-    /// As [`super::sgemm::pack_panels`]; only called when `panel_width` is `Some`.
+    /// As [`super::sgemm::pack_panels`]: every element `(p, j)` of B at in-range indices is
+    /// valid for reads of an aligned `Self`, and B is not in `out`'s buffer. The kernels call it
+    /// only with an `nr` that `panel_width` returned as `Some`.
     unsafe fn pack_panels(
         _k: usize,
         _n: usize,
@@ -102,7 +115,9 @@ pub trait Real:
     /// `C <- A P (+ C)` for panels P.
     ///
     /// # Safety
-    /// As [`super::sgemm::sgemm_panels`]; only called when `panel_width` is `Some`.
+    /// As [`super::sgemm::sgemm_panels`]: A and C as in [`Real::gemm_unit`]; `panels` points to
+    /// the buffer that [`Real::pack_panels`] filled from a `k x n` matrix at a width `nr` that
+    /// `panel_width` returned as `Some(nr)`, unchanged since.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_panels(
         _m: usize,
@@ -182,7 +197,7 @@ impl Real for f32 {
         c: *mut f32,
         rsc: usize,
     ) -> bool {
-        // SAFETY: forwarded contract.
+        // SAFETY: this method's contract is `sgemm`'s.
         unsafe { super::sgemm::sgemm(m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
     }
 
@@ -202,7 +217,8 @@ impl Real for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        // SAFETY: forwarded contract.
+        // SAFETY: this method's contract includes `matrixmultiply::sgemm`'s (elements valid,
+        // C's distinct).
         unsafe {
             matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }
@@ -225,7 +241,7 @@ impl Real for f32 {
         nr: usize,
         out: &mut Vec<f32>,
     ) {
-        // SAFETY: forwarded contract.
+        // SAFETY: this method's contract is `pack_panels`' (which checks `nr > 0` itself).
         unsafe { super::sgemm::pack_panels(k, n, b, rsb, csb, nr, out) }
     }
 
@@ -241,7 +257,9 @@ impl Real for f32 {
         c: *mut f32,
         rsc: usize,
     ) {
-        // SAFETY: forwarded contract.
+        // SAFETY: this method's contract is `sgemm_panels`': `panel_width` here is
+        // `sgemm::panel_width`, fixed for the process, so the panels' width is the one
+        // `sgemm_panels` reads.
         unsafe { super::sgemm::sgemm_panels(m, n, k, a, rsa, csa, panels, accumulate, c, rsc) }
     }
 
@@ -293,7 +311,7 @@ impl Real for f32 {
     #[inline(always)]
     fn max16(a: &[f32; 16]) -> f32 {
         use std::arch::x86_64::{_mm512_loadu_ps, _mm512_reduce_max_ps};
-        // SAFETY: as in `sum16`.
+        // SAFETY: the target has AVX-512F (checked at compile time) and `a` is 16 f32s.
         unsafe { _mm512_reduce_max_ps(_mm512_loadu_ps(a.as_ptr())) }
     }
 }
@@ -320,7 +338,8 @@ impl Real for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        // SAFETY: forwarded contract.
+        // SAFETY: this method's contract includes `matrixmultiply::dgemm`'s (elements valid,
+        // C's distinct).
         unsafe {
             matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }

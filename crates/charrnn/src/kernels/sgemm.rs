@@ -11,6 +11,13 @@
 //! use masked loads and stores; row tails use a smaller `MR`. There are AVX-512 and AVX2+FMA
 //! versions, chosen once at run time; without either, [`sgemm`] returns `false` and the caller
 //! falls back to `matrixmultiply`.
+//!
+//! Safety: the entry points are `unsafe fn`s over raw pointers and strides, and their loops
+//! check no index: the caller vouches that every element the formulas reach at in-range
+//! indices is valid (the safe [`super::gemm`] and [`super::gemm_packed`] get that from their
+//! checked [`super::MatRef`]/[`super::MatMut`] views). The entry points handle empty shapes
+//! and `k == 0` themselves, so the kernels below always see `m, n, k >= 1` and never form a
+//! pointer outside the matrices.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -57,8 +64,11 @@ pub fn level() -> Level {
 /// accumulating).
 ///
 /// # Safety
-/// Every element reached through those formulas must lie inside its allocation, and C must
-/// not overlap A or B.
+/// For every `i < m`, `p < k`, `j < n`: `a.add(i * rsa + p * csa)` and `b.add(p * rsb + j)` are
+/// valid for reads of an aligned f32, and `c.add(i * rsc + j)` for reads and writes of one;
+/// those index computations do not overflow. The elements of C are distinct (`rsc >= n` when
+/// `m > 1`) and overlap neither A nor B, and nothing else writes A, B or C during the call.
+/// Nothing is required of a matrix with no elements.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn sgemm(
     m: usize,
@@ -73,7 +83,8 @@ pub unsafe fn sgemm(
     c: *mut f32,
     rsc: usize,
 ) -> bool {
-    // SAFETY: forwarded contract.
+    // SAFETY: the caller's contract is `sgemm_at`'s but for the level, which `level` detected
+    // on this CPU.
     unsafe { sgemm_at(level(), m, n, k, a, rsa, csa, b, rsb, accumulate, c, rsc) }
 }
 
@@ -81,7 +92,8 @@ pub unsafe fn sgemm(
 /// tests can run every version on a machine that has them all.
 ///
 /// # Safety
-/// As [`sgemm`], and `level` must be supported by the CPU.
+/// As [`sgemm`], and the CPU must have `level`'s features (AVX-512F for [`Level::Avx512`],
+/// AVX2 and FMA for [`Level::Avx2`]).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn sgemm_at(
     level: Level,
@@ -128,10 +140,11 @@ pub unsafe fn sgemm_at(
     };
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (checked by `level`); the caller vouches for bounds.
+        // SAFETY: the caller vouches that the CPU has AVX-512F and for A, B and C (`args`
+        // holds its arguments unchanged), and m, n, k >= 1 (checked above).
         Level::Avx512 => unsafe { run_avx512(&args) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
+        // SAFETY: as above, with AVX2 and FMA.
         Level::Avx2 => unsafe { run_avx2(&args) },
         _ => unreachable!("levels without a kernel returned above"),
     }
@@ -150,6 +163,8 @@ unsafe fn zero_rows(m: usize, n: usize, c: *mut f32, rsc: usize) {
     }
 }
 
+/// The arguments of [`sgemm`] (B may be panels: see [`sgemm_panels`]), passed by reference to
+/// the loops.
 struct Args {
     m: usize,
     n: usize,
@@ -165,16 +180,52 @@ struct Args {
 }
 
 /// One SIMD register type and the operations the micro-kernel needs.
+///
+/// Every method may run instructions of the type's target feature (AVX-512F for [`Z`], AVX2
+/// and FMA for [`Y`]), hence `unsafe`: the caller must know that the CPU has it.
+///
+/// # Safety
+/// The kernels' bounds rest on what an implementation promises: `L` is the number of f32
+/// lanes; `mask(n)` enables exactly the lanes `0..min(n, L)`; `load` and `store` touch memory
+/// only at `p.add(l)` for the lanes `l` their mask enables (a disabled lane may lie past the
+/// end of an allocation), and `splat` reads only the one f32 at `p`.
 #[cfg(target_arch = "x86_64")]
-trait Simd: Copy {
+unsafe trait Simd: Copy {
     /// Lanes.
     const L: usize;
+    /// Which lanes a load or a store touches.
     type Mask: Copy;
+    /// The mask of lanes `0..min(n, L)`.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature.
     unsafe fn mask(n: usize) -> Self::Mask;
+    /// All lanes 0.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature.
     unsafe fn zero() -> Self;
+    /// The f32 at `p` in every lane.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature; `p` is valid for reads of an aligned f32.
     unsafe fn splat(p: *const f32) -> Self;
+    /// Lane `l` from `p.add(l)` where `m` enables it, 0 elsewhere.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature; `p.add(l)` is valid for reads of an aligned f32
+    /// for every lane `l` that `m` enables (the others need not be).
     unsafe fn load(p: *const f32, m: Self::Mask) -> Self;
+    /// Lane `l` of `v` to `p.add(l)` where `m` enables it; the other places are not touched.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature; `p.add(l)` is valid for writes of an aligned f32
+    /// for every lane `l` that `m` enables (the others need not be).
     unsafe fn store(p: *mut f32, v: Self, m: Self::Mask);
+    /// `a * b + c`, fused, lane by lane.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
 }
 
@@ -182,8 +233,11 @@ trait Simd: Copy {
 #[derive(Clone, Copy)]
 struct Z(__m512);
 
+// SAFETY: a `__m512` holds 16 f32s; `mask` sets exactly the low min(n, 16) bits; the masked
+// AVX-512 load and store touch only the lanes whose mask bit is set (the others do not fault),
+// and `splat` reads the one f32 at `p`.
 #[cfg(target_arch = "x86_64")]
-impl Simd for Z {
+unsafe impl Simd for Z {
     const L: usize = 16;
     type Mask = __mmask16;
     #[inline(always)]
@@ -196,22 +250,28 @@ impl Simd for Z {
     }
     #[inline(always)]
     unsafe fn zero() -> Self {
+        // SAFETY: the caller vouches for AVX-512F.
         unsafe { Z(_mm512_setzero_ps()) }
     }
     #[inline(always)]
     unsafe fn splat(p: *const f32) -> Self {
+        // SAFETY: the caller vouches for AVX-512F and that `p` is valid for an aligned read.
         unsafe { Z(_mm512_set1_ps(*p)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, m: __mmask16) -> Self {
+        // SAFETY: the caller vouches for AVX-512F and for the lanes `m` enables; the
+        // instruction reads only those (an unaligned load: any f32 alignment will do).
         unsafe { Z(_mm512_maskz_loadu_ps(m, p)) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self, m: __mmask16) {
+        // SAFETY: as in `load`, for writes.
         unsafe { _mm512_mask_storeu_ps(p, m, v.0) }
     }
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller vouches for AVX-512F.
         unsafe { Z(_mm512_fmadd_ps(a.0, b.0, c.0)) }
     }
 }
@@ -220,13 +280,18 @@ impl Simd for Z {
 #[derive(Clone, Copy)]
 struct Y(__m256);
 
+// SAFETY: a `__m256` holds 8 f32s; `mask` sets the sign bit of exactly the lanes below
+// min(n, 8) (lane index < n, compared as i32 after the clamp); `vmaskmovps` loads and stores
+// only the lanes whose mask sign bit is set (the others do not fault), and `splat` reads the
+// one f32 at `p`.
 #[cfg(target_arch = "x86_64")]
-impl Simd for Y {
+unsafe impl Simd for Y {
     const L: usize = 8;
     type Mask = __m256i;
     #[inline(always)]
     unsafe fn mask(n: usize) -> __m256i {
         let n = n.min(8) as i32;
+        // SAFETY: the caller vouches for AVX2; no memory is touched.
         unsafe {
             let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx)
@@ -234,27 +299,40 @@ impl Simd for Y {
     }
     #[inline(always)]
     unsafe fn zero() -> Self {
+        // SAFETY: the caller vouches for AVX (part of AVX2).
         unsafe { Y(_mm256_setzero_ps()) }
     }
     #[inline(always)]
     unsafe fn splat(p: *const f32) -> Self {
+        // SAFETY: the caller vouches for AVX and that `p` is valid for an aligned read, so
+        // `&*p` is a valid reference for this call.
         unsafe { Y(_mm256_broadcast_ss(&*p)) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, m: __m256i) -> Self {
+        // SAFETY: the caller vouches for AVX and for the lanes `m` enables; the instruction
+        // reads only those.
         unsafe { Y(_mm256_maskload_ps(p, m)) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self, m: __m256i) {
+        // SAFETY: as in `load`, for writes.
         unsafe { _mm256_maskstore_ps(p, m, v.0) }
     }
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller vouches for FMA.
         unsafe { Y(_mm256_fmadd_ps(a.0, b.0, c.0)) }
     }
 }
 
 /// `C[MR x nr] (+)= A[MR x kc] B[kc x nr]` for `nr <= 2 * S::L`, the tile held in registers.
+///
+/// # Safety
+/// The CPU has `S`'s target feature; `nr <= 2 * S::L`; for every `i < MR`, `p < kc`, `j < nr`:
+/// `a.add(i * rsa + p * csa)` and `b.add(p * rsb + j)` are valid for reads of an aligned f32,
+/// `c.add(i * rsc + j)` for reads and writes of one, those index computations do not overflow,
+/// and C's elements are distinct and overlap neither A nor B.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 // Register tiles are indexed by row on purpose: the loops unroll into named registers.
@@ -271,6 +349,12 @@ unsafe fn micro<S: Simd, const MR: usize>(
     c: *mut f32,
     rsc: usize,
 ) {
+    // SAFETY: the CPU has S's feature (the contract). Every access goes through `S::load`,
+    // `S::store` or `S::splat`. `m0` enables lanes 0..min(nr, L) and `m1` lanes
+    // 0..nr - L, so a load or store at `row + j0` touches only columns j0 + l < nr of that
+    // row; the second vector (`row + L`) is formed only when `wide` (nr > L), so it points
+    // inside the row. C rows i < MR, B rows p < kc and A elements (i, p) are in the
+    // contract's ranges.
     unsafe {
         let m0 = S::mask(nr);
         let m1 = S::mask(nr.saturating_sub(S::L));
@@ -316,6 +400,9 @@ unsafe fn micro<S: Simd, const MR: usize>(
 }
 
 /// One micro-kernel call for a tile of `mr <= MR` rows, dispatched to the matching row count.
+///
+/// # Safety
+/// `1 <= mr <= MR` and, for `mr` rows, as [`micro`]. (Another `mr` panics.)
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -332,7 +419,8 @@ unsafe fn tile<S: Simd, const MR: usize>(
     c: *mut f32,
     rsc: usize,
 ) {
-    // SAFETY: forwarded from the caller.
+    // SAFETY: the arm taken calls `micro` with exactly `mr` rows, for which the caller
+    // vouches.
     unsafe {
         match mr {
             m if m == MR => micro::<S, MR>(kc, nr, a, rsa, csa, b, rsb, acc, c, rsc),
@@ -373,6 +461,10 @@ thread_local! {
 /// With a single row tile, B is read in place; with more, each `KC x NC` block of B is first
 /// copied into contiguous `KC x NR` panels, which every row tile then reads from L1/L2
 /// instead of striding across pages of B.
+///
+/// # Safety
+/// The CPU has `S`'s target feature; `g` meets [`sgemm`]'s contract with `m, n, k >= 1`;
+/// `MR <= 12` (what [`tile`] dispatches).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn run<S: Simd, const MR: usize>(g: &Args) {
@@ -390,8 +482,16 @@ unsafe fn run<S: Simd, const MR: usize>(g: &Args) {
             loop {
                 let kc = KC.min(g.k - pc);
                 let acc = g.accumulate || pc > 0;
-                // SAFETY: the caller vouches that all of A, B and C is in bounds; the packed
-                // buffer holds KC rows of every panel.
+                // SAFETY: the CPU has S's feature (the contract). Index ranges: jc + jr + nr
+                // <= jc + nc <= n, pc + kc <= k, i + mr <= ic + mc <= m, so every element of
+                // A, B and C formed here or in `tile` is one of the contract's. Packing reads
+                // B's rows pc..pc + kc, columns jc + jr..jc + jr + nr, and writes panel q
+                // (q < ceil(nc / nr_max) <= ceil(NC / nr_max)) at q * KC * nr_max + p * nr_max
+                // + (0..nr), p < kc <= KC: inside the buffer of KC * NC.next_multiple_of(nr_max)
+                // (resized above; ours alone, a thread-local borrowed mutably, so apart from
+                // A, B and C). The tiles read those panels back with row stride nr_max: kc rows,
+                // nr <= nr_max columns. `tile` gets 1 <= mr <= MR (`balanced`, or g.m <= MR
+                // when not packing).
                 unsafe {
                     if pack {
                         for (q, jr) in (0..nc).step_by(nr_max).enumerate() {
@@ -457,8 +557,12 @@ pub fn panel_width() -> Option<usize> {
 /// of width `nr`: panel q holds columns `q*nr..(q+1)*nr` as a contiguous `k x nr` block,
 /// zero-padded on the right. `out` is resized to `ceil(n / nr) * k * nr`.
 ///
+/// # Panics
+/// If `nr == 0` or that size overflows `usize`.
+///
 /// # Safety
-/// Every element of B reached through the strides must be in bounds.
+/// For every `p < k`, `j < n`, `b.add(p * rsb + j * csb)` is valid for reads of an aligned f32
+/// (that index computation not overflowing), and B does not overlap `out`'s buffer.
 pub unsafe fn pack_panels(
     k: usize,
     n: usize,
@@ -468,16 +572,21 @@ pub unsafe fn pack_panels(
     nr: usize,
     out: &mut Vec<f32>,
 ) {
+    assert!(nr > 0, "pack_panels: panel width 0");
     let panels = n.div_ceil(nr);
+    let len = panels
+        .checked_mul(k)
+        .and_then(|x| x.checked_mul(nr))
+        .expect("pack_panels: size overflows usize");
     out.clear();
-    out.resize(panels * k * nr, 0.0);
+    out.resize(len, 0.0);
     for q in 0..panels {
         let cols = nr.min(n - q * nr);
         let dst = &mut out[q * k * nr..(q + 1) * k * nr];
         for j in 0..cols {
             let col = q * nr + j;
             for p in 0..k {
-                // SAFETY: (p, col) is inside B.
+                // SAFETY: p < k and col < n, an element of B by the contract.
                 dst[p * nr + j] = unsafe { *b.add(p * rsb + col * csb) };
             }
         }
@@ -487,9 +596,13 @@ pub unsafe fn pack_panels(
 /// `C[m x n] <- A[m x k] B (+ C)` with B already in panels by [`pack_panels`] at
 /// [`panel_width`]: the per-step recurrent products, whose B is packed once per chunk.
 ///
+/// # Panics
+/// Without a SIMD kernel ([`panel_width`] is `None`).
+///
 /// # Safety
-/// As [`sgemm`]; `panels` must come from [`pack_panels`] of a `k x n` matrix with width
-/// [`panel_width`]`()`.
+/// As [`sgemm`] for A and C; `panels` points to the buffer that [`pack_panels`] filled from a
+/// `k x n` matrix at width `nr`, where `Some(nr)` is [`panel_width`]`()` (fixed for the
+/// process: the SIMD level is detected once), and that buffer is not written during the call.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn sgemm_panels(
     m: usize,
@@ -533,16 +646,22 @@ pub unsafe fn sgemm_panels(
     };
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (checked by `level`); the caller vouches for bounds.
+        // SAFETY: `level` found AVX-512F on this CPU; the caller vouches for A, C and the
+        // panels, packed at width 32 (`panel_width` at this level), which `run_panels::<Z, _>`
+        // reads (2 * Z::L); m, n, k >= 1 (checked above).
         Level::Avx512 => unsafe { run_panels_avx512(&g) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
+        // SAFETY: as above, with AVX2 and FMA and a width of 16 (2 * Y::L).
         Level::Avx2 => unsafe { run_panels_avx2(&g) },
         _ => unreachable!("no panel width without a kernel: returned above"),
     }
 }
 
 /// The loops of [`sgemm_panels`]: for each block of k, each panel, each row tile.
+///
+/// # Safety
+/// The CPU has `S`'s target feature; `g` meets [`sgemm_panels`]' contract with `m, n, k >= 1`
+/// and `g.b` holding panels of width `2 * S::L`; `MR <= 12`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn run_panels<S: Simd, const MR: usize>(g: &Args) {
@@ -557,7 +676,11 @@ unsafe fn run_panels<S: Simd, const MR: usize>(g: &Args) {
             let mut i = 0;
             while i < g.m {
                 let mr = balanced::<MR>(g.m - i);
-                // SAFETY: the caller vouches for A and C; the panel holds k rows of nr_max.
+                // SAFETY: the CPU has S's feature (the contract). i + mr <= m, pc + kc <= k,
+                // q * nr_max + nr <= n: the elements of A and C are the contract's. Panel q
+                // (q < panels) is k rows of nr_max from q * k * nr_max in a buffer of
+                // panels * k * nr_max; rows pc..pc + kc, nr <= nr_max columns lie inside it.
+                // `tile` gets 1 <= mr <= MR (`balanced`).
                 unsafe {
                     let a = g.a.add(i * g.rsa + pc * g.csa);
                     let b = g.b.add(q * g.k * nr_max + pc * nr_max);
@@ -574,28 +697,48 @@ unsafe fn run_panels<S: Simd, const MR: usize>(g: &Args) {
     }
 }
 
+/// [`run_panels`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512F; as [`run_panels`] for [`Z`] (panels of width 32).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn run_panels_avx512(g: &Args) {
+    // SAFETY: forwarded contract; this function is compiled with AVX-512F.
     unsafe { run_panels::<Z, 12>(g) }
 }
 
+/// [`run_panels`] compiled for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; as [`run_panels`] for [`Y`] (panels of width 16).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_panels_avx2(g: &Args) {
+    // SAFETY: forwarded contract; this function is compiled with AVX2 and FMA.
     unsafe { run_panels::<Y, 6>(g) }
 }
 
+/// [`run`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512F; as [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn run_avx512(g: &Args) {
     // 12 rows x 2 vectors: 24 of the 32 registers hold C.
+    // SAFETY: forwarded contract; this function is compiled with AVX-512F.
     unsafe { run::<Z, 12>(g) }
 }
 
+/// [`run`] compiled for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; as [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2(g: &Args) {
     // 6 rows x 2 vectors: 12 of the 16 registers hold C.
+    // SAFETY: forwarded contract; this function is compiled with AVX2 and FMA.
     unsafe { run::<Y, 6>(g) }
 }
