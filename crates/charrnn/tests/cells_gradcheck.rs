@@ -8,7 +8,7 @@
 //! two-point difference at any e leaves ~1e-10 on gradients of ~1e-4. The relative error of
 //! one element is `|a - n| / max(|a|, |n|, FLOOR)`.
 
-use charrnn::model::{CellKind, Mode, Model, ModelConfig, Workspace};
+use charrnn::model::{CELLS, CellKind, Mode, Model, ModelConfig, Workspace};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -146,8 +146,18 @@ fn gru_three_layers() {
 }
 
 #[test]
+fn mingru_one_layer() {
+    check(CellKind::MINGRU, 1);
+}
+
+#[test]
+fn mingru_three_layers() {
+    check(CellKind::MINGRU, 3);
+}
+
+#[test]
 fn dropout_is_off_in_evaluation() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         let mut c = case(cell, 3, 3);
         let (x, y) = (c.inputs.clone(), c.targets.clone());
         let eval = c.model.forward(&mut c.ws, &x, Some(&y));
@@ -225,7 +235,7 @@ fn dropout_masks_drop_p_and_scale_the_rest() {
 
 #[test]
 fn gradient_check_through_a_fixed_dropout_mask() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         let mut c = case(cell, 3, 11);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
         let g = analytic(

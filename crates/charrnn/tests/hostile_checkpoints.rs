@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use charrnn::checkpoint::{self, Checkpoint, FORMAT_VERSION};
-use charrnn::model::{CellKind, ModelConfig};
+use charrnn::model::{CELLS, CellKind, ModelConfig};
 use charrnn::{train, Vocab};
 
 /// A valid checkpoint of a small model of `cell` with `layers` layers.
@@ -71,7 +71,7 @@ fn rejected(bytes: &[u8], needles: &[&str]) {
 
 #[test]
 fn valid_files_load() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         for layers in [1, 2] {
             let ck: Checkpoint<f64> = checkpoint::from_bytes(&valid(cell, layers)).unwrap();
             assert_eq!(ck.model.config().layers, layers);

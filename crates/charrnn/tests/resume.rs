@@ -4,7 +4,7 @@
 
 use charrnn::checkpoint;
 use charrnn::data::Streams;
-use charrnn::model::{CellKind, ModelConfig};
+use charrnn::model::{CELLS, CellKind, ModelConfig};
 use charrnn::optim::{OptimConfig, OptimKind, Schedule};
 use charrnn::resume;
 use charrnn::train::{init_model, TrainConfig, Trainer};
@@ -103,7 +103,7 @@ fn check<T: Real>(cell: CellKind, threads: usize, split: u64, total: u64) {
 
 #[test]
 fn resume_is_exact_for_every_cell_f64() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         // 6 windows per epoch: split inside the second epoch, and right at a reset.
         check::<f64>(cell, 1, 9, 20);
         check::<f64>(cell, 1, 6, 14);
@@ -112,14 +112,14 @@ fn resume_is_exact_for_every_cell_f64() {
 
 #[test]
 fn resume_is_exact_for_every_cell_f32() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         check::<f32>(cell, 1, 9, 20);
     }
 }
 
 #[test]
 fn resume_is_exact_with_threads() {
-    for cell in [CellKind::LSTM, CellKind::GRU] {
+    for cell in [CellKind::LSTM, CellKind::GRU, CellKind::MINGRU] {
         check::<f32>(cell, 2, 8, 16);
         check::<f64>(cell, 3, 8, 16);
     }
@@ -172,7 +172,7 @@ fn a_resumable_checkpoint_loads_as_a_model() {
 
 #[test]
 fn a_nan_weight_trips_the_guard_and_changes_nothing() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         let (mut t, _) = setup::<f32>(cell, 1);
         t.train_step();
         let i = t.model.layout.tensors[1].range.start;

@@ -27,6 +27,7 @@ fn models() -> Vec<Model<f64>> {
         model(CellKind::RNN, 7, 1, 1),
         model(CellKind::LSTM, 9, 2, 2),
         model(CellKind::GRU, 6, 2, 3),
+        model(CellKind::MINGRU, 8, 2, 4),
     ]
 }
 

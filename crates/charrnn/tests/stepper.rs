@@ -1,7 +1,7 @@
 //! The batch-1 path f32 sampling takes ([`Stepper`]) against the chunk forward pass, and its
 //! draw against the softmax (chi-square).
 
-use charrnn::model::{CellKind, Model, ModelConfig, Stepper, Workspace};
+use charrnn::model::{CELLS, CellKind, Model, ModelConfig, Stepper, Workspace};
 use charrnn::sample::{SampleConfig, Sampler};
 use rand::{Rng, SeedableRng};
 
@@ -69,7 +69,7 @@ fn assert_same_walk(m: &Model<f32>, s: &mut Stepper<f32>, ids: &[u32]) {
 #[test]
 fn stepper_matches_the_chunk_pass_for_every_cell() {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         for (vocab, emb, hidden, layers) in
             [(7, 3, 5, 1), (65, 4, 32, 1), (20, 6, 17, 2), (33, 8, 40, 3)]
         {

@@ -3,7 +3,7 @@
 //! count always give the same run.
 
 use charrnn::data::Streams;
-use charrnn::model::{CellKind, ModelConfig};
+use charrnn::model::{CELLS, CellKind, ModelConfig};
 use charrnn::train::{init_model, TrainConfig, Trainer};
 use charrnn::{Real, Vocab};
 
@@ -48,7 +48,7 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn two_threads_give_the_losses_of_one_f64() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         let (l1, w1) = losses::<f64>(cell, 1, 0.0, 40);
         for threads in [2, 3, 5] {
             let (l2, w2) = losses::<f64>(cell, threads, 0.0, 40);
@@ -68,7 +68,7 @@ fn two_threads_give_the_losses_of_one_f64() {
 
 #[test]
 fn two_threads_give_the_losses_of_one_f32() {
-    for cell in [CellKind::RNN, CellKind::LSTM, CellKind::GRU] {
+    for cell in CELLS {
         let (l1, _) = losses::<f32>(cell, 1, 0.0, 40);
         let (l2, _) = losses::<f32>(cell, 2, 0.0, 40);
         assert!(

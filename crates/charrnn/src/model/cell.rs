@@ -227,7 +227,7 @@ impl<'de> serde::Deserialize<'de> for CellKind {
     }
 }
 
-/// `[B, H]` views of row block `rows` of each state buffer, `[(T+1)*B, H]` each: the states
+/// `[B, H]` views of blocks t and t+1 of each state buffer, `[(T+1)*B, H]` each: the states
 /// carried in (block t) and the new ones (block t+1), as [`Fwd`] and [`Bwd`] take them.
 pub(crate) fn split_states<T>(
     states: &mut [Vec<T>],

@@ -14,7 +14,7 @@ use std::cell::OnceCell;
 
 use crate::kernels::Real;
 use crate::kernels::{matvec_from, MATVEC_LANES};
-use crate::model::cell::{split_states, CellKind, Fwd, Recurrence};
+use crate::model::cell::{CellKind, Fwd, Recurrence, MAX_STATES};
 use crate::model::Model;
 
 const L: usize = MATVEC_LANES;
@@ -63,8 +63,11 @@ struct StepLayer<T> {
     /// `[Gp]` the recurrent part of the next step's pre-activations, `W_hh h` (plus `b_hh`
     /// when apart), made as soon as `h` is known, while the output layer's work is in flight.
     rec: Vec<T>,
-    /// `[2, H]` per state (h first): block 0 the state, block 1 the next one while a step runs.
+    /// `[2, H]` per state (h first): block `cur` the state, the other block the next one
+    /// while a step runs (then they swap roles).
     states: Vec<Vec<T>>,
+    /// Which block of `states` holds the current state.
+    cur: usize,
 }
 
 impl<T: Real> StepLayer<T> {
@@ -72,8 +75,9 @@ impl<T: Real> StepLayer<T> {
     fn recurrent_part(&mut self) {
         if !self.whh_t.is_empty() {
             let h = self.states[0].len() / 2;
+            let at = self.cur * h;
             matvec_from(
-                &self.states[0][..h],
+                &self.states[0][at..at + h],
                 &self.whh_t,
                 &self.rec_base,
                 &mut self.rec,
@@ -90,8 +94,30 @@ impl<T: Real> StepLayer<T> {
 
     /// The state after the last step, `[H]`.
     fn h(&self) -> &[T] {
-        &self.states[0][..self.states[0].len() / 2]
+        self.state(0)
     }
+
+    /// State `i` after the last step, `[H]`.
+    fn state(&self, i: usize) -> &[T] {
+        let h = self.states[i].len() / 2;
+        &self.states[i][self.cur * h..(self.cur + 1) * h]
+    }
+}
+
+/// Views of each state buffer (`[2, H]`): block `cur`, the current state, and the other,
+/// for the next one.
+fn current_and_next<T>(
+    states: &mut [Vec<T>],
+    cur: usize,
+    h: usize,
+) -> ([&[T]; MAX_STATES], [&mut [T]; MAX_STATES]) {
+    let mut prev: [&[T]; MAX_STATES] = [&[], &[]];
+    let mut next: [&mut [T]; MAX_STATES] = [&mut [], &mut []];
+    for ((p, n), s) in prev.iter_mut().zip(next.iter_mut()).zip(states) {
+        let (a, b) = s.split_at_mut(h);
+        (*p, *n) = if cur == 0 { (a, b) } else { (b, a) };
+    }
+    (prev, next)
 }
 
 /// The largest input-part table ([`Stepper`]'s `xtab`) made, in elements (16 MB of f32).
@@ -199,6 +225,7 @@ impl<T: Real> Stepper<T> {
                         rec_base,
                         rec: vec![T::zero(); padded(gh)],
                         states: vec![vec![T::zero(); 2 * c.hidden]; cell.states().len()],
+                        cur: 0,
                     }
                 })
                 .collect();
@@ -261,9 +288,8 @@ impl<T: Real> Stepper<T> {
 
     /// Layer `k`'s state: `(h, c)`, `[H]` each (`c` empty for a cell with one state).
     pub fn state(&self, k: usize) -> (&[T], &[T]) {
-        let s = &self.layers[k].states;
-        let h = self.hidden;
-        (&s[0][..h], s.get(1).map_or(&[][..], |c| &c[..h]))
+        let l = &self.layers[k];
+        (l.state(0), if l.states.len() > 1 { l.state(1) } else { &[] })
     }
 
     /// Run character `id` through the model from the current state; the next character's
@@ -305,7 +331,7 @@ impl<T: Real> Stepper<T> {
                 }
                 _ => pre.copy_from_slice(&inp[..gh]),
             }
-            let (prev, next) = split_states(&mut s.states, 0, hid);
+            let (prev, next) = current_and_next(&mut s.states, s.cur, hid);
             cell.forward_step(Fwd {
                 hidden: hid,
                 pre,
@@ -319,11 +345,7 @@ impl<T: Real> Stepper<T> {
                 next,
                 aux: &mut self.aux,
             });
-            // The new state to the front.
-            for st in &mut s.states {
-                let (a, b) = st.split_at_mut(hid);
-                a.copy_from_slice(b);
-            }
+            s.cur ^= 1;
         }
         self.output();
     }
