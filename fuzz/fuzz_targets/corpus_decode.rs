@@ -3,8 +3,7 @@
 //! `universal_newlines` on the whole give, or the same error offset.
 #![no_main]
 
-use charrnn::corpus::{self, LoadOptions};
-use charrnn::data::universal_newlines;
+use charrnn::corpus::{self, universal_newlines, LoadOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

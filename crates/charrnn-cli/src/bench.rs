@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use charrnn::bench::{self, BenchConfig, CONFIGS};
-use charrnn::data::{self, ReadOptions};
-use charrnn::{Error, Result, Vocab};
+use charrnn::corpus::{self, LoadOptions};
+use charrnn::{Error, Result};
 use clap::Args;
 
 use crate::builtin;
@@ -58,12 +58,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
-    let text = match &a.data {
-        Some(p) => data::read_text(p, ReadOptions::default())?,
-        None => data::universal_newlines(builtin::TEXT.to_string()),
+    let opts = LoadOptions::default();
+    let corpus::Corpus { vocab, ids, .. } = match &a.data {
+        Some(p) => corpus::load(p, &opts, |_| {})?,
+        None => corpus::load_str(builtin::TEXT, &opts)?,
     };
-    let vocab = Vocab::from_text(&text);
-    let ids = vocab.encode(&text)?;
     if !a.json {
         println!(
             "{:<12} {:>7} {:>14} {:>9}",

@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use charrnn::data::{self, ReadOptions, Streams};
+use charrnn::corpus::{self, LoadOptions};
+use charrnn::data::Streams;
 use charrnn::inspect::{baselines, counts};
-use charrnn::{Error, Result, Vocab};
+use charrnn::{Error, Result};
 use clap::Args;
 use serde::Serialize;
 
@@ -76,11 +77,12 @@ pub fn run(a: InspectArgs) -> Result<()> {
             "--seq-len and --batch must be at least 1".into(),
         ));
     }
-    let text = data::read_text(&a.file, ReadOptions { keep_cr: a.keep_cr })?;
+    let opts = LoadOptions {
+        keep_cr: a.keep_cr,
+        ..LoadOptions::default()
+    };
+    let corpus::Corpus { vocab, ids, .. } = corpus::load(&a.file, &opts, |_| {})?;
     let bytes = std::fs::metadata(&a.file).map_or(0, |m| m.len());
-    let vocab = Vocab::from_text(&text);
-    let ids = vocab.encode(&text)?;
-    drop(text);
     let n = ids.len();
     let split = n - (n as f64 * a.val_frac) as usize;
     if n < 3 || split < 2 || split >= n {

@@ -5,7 +5,6 @@
 
 mod bench;
 mod builtin;
-mod checkpoints;
 mod inspect;
 mod interrupt;
 mod metrics;
@@ -23,7 +22,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 /// Character-level recurrent language models: train one on any text, then sample from it.
 #[derive(Parser, Debug)]
 #[command(name = "charrnn", version)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }

@@ -1,4 +1,5 @@
-//! Streaming a corpus file into ids in bounded memory.
+//! Reading a corpus: the one reader of text files (and of texts in memory), streaming them
+//! into ids in bounded memory.
 //!
 //! The file is read in blocks of [`LoadOptions::block_size`] bytes, never as one `String`:
 //! a first pass validates UTF-8, applies the universal-newline rule and counts characters
@@ -10,7 +11,9 @@
 //! The result is the one the notebook's `open(path).read()` gives: `\r\n` and a lone `\r`
 //! become `\n` (unless `keep_cr`), also when a block boundary falls between `\r` and `\n` or
 //! inside a multi-byte character; invalid UTF-8 is an error naming the byte offset of the
-//! first invalid byte.
+//! first invalid byte. [`read_text`] gives the decoded text itself, through the same decoder,
+//! for tools and tests that need it whole; [`universal_newlines`] is the newline rule on a
+//! whole string, the obvious twin the block decoder is tested and fuzzed against.
 //!
 //! ```
 //! use charrnn::corpus::{self, LoadOptions};
@@ -181,12 +184,56 @@ pub fn scan(
     })
     .map_err(|e| e.into_error(src.name()))?;
     if let (Source::File(path), 0) = (src, counts.total()) {
-        return Err(Error::Corpus {
-            path: path.into(),
-            msg: "is empty: give a file with text in it".into(),
-        });
+        return Err(empty(path));
     }
     Ok(counts)
+}
+
+/// Read a whole text file into a `String`: the same checks (a missing file, a directory, an
+/// empty file, invalid UTF-8 with its byte offset), messages and newline rule as [`load`].
+/// Only `keep_cr` and `block_size` of `opts` apply.
+///
+/// This holds the whole text; training streams a file into ids instead ([`load`]).
+pub fn read_text(path: &Path, opts: &LoadOptions) -> Result<String> {
+    let src = Source::File(path);
+    let mut text = String::new();
+    pass(src, opts, Phase::Vocab, &mut |_| {}, &mut |c| {
+        text.push(c);
+        Ok(())
+    })
+    .map_err(|e| e.into_error(path))?;
+    if text.is_empty() {
+        return Err(empty(path));
+    }
+    Ok(text)
+}
+
+/// Python's universal newlines on a whole string: `\r\n` -> `\n`, lone `\r` -> `\n` (what
+/// the block decoder does across block boundaries, written the obvious way).
+pub fn universal_newlines(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' {
+            if chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn empty(path: &Path) -> Error {
+    Error::Corpus {
+        path: path.into(),
+        msg: "is empty: give a file with text in it".into(),
+    }
 }
 
 /// Second pass: encode the source with `vocab`, given the `counts` [`scan`] returned for it
@@ -437,6 +484,37 @@ mod tests {
             Err(Stop::Utf8 { offset }) => Err(offset),
             Err(e) => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn newlines_like_python() {
+        assert_eq!(
+            universal_newlines("a\r\nb\rc\n\r\r\n".into()),
+            "a\nb\nc\n\n\n"
+        );
+    }
+
+    #[test]
+    fn read_text_is_the_decoded_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        let text = "a\r\nb\rc\n\r\r\nü\r\n中\r🙂\r\r";
+        std::fs::write(&path, text).unwrap();
+        for block in [4, 5, 7, 64] {
+            let opts = |keep_cr| LoadOptions {
+                keep_cr,
+                block_size: block,
+                ..Default::default()
+            };
+            let got = read_text(&path, &opts(false)).unwrap();
+            assert_eq!(got, universal_newlines(text.into()));
+            assert_eq!(read_text(&path, &opts(true)).unwrap(), text);
+        }
+        std::fs::write(&path, "").unwrap();
+        let err = read_text(&path, &LoadOptions::default()).unwrap_err();
+        assert!(err
+            .to_string()
+            .ends_with("is empty: give a file with text in it"));
     }
 
     #[test]

@@ -1,84 +1,10 @@
-//! The corpus: reading a text file as the notebook does, and cutting its ids into `B` parallel
-//! streams walked in windows of `T` steps.
+//! A corpus's ids cut into `B` parallel streams walked in windows of `T` steps, as the notebook
+//! walks its text. Reading the text is [`crate::corpus`]'s.
 //!
 //! Shapes: B batch (streams), T window length (`seq_len`), L stream length.
 
-use std::path::Path;
-
 use crate::error::{Error, Result};
-use crate::vocab::{Ids, Vocab};
-
-/// How to read a text file.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReadOptions {
-    /// Keep `\r\n` and lone `\r` as they are. By default they become `\n`, as Python's text mode
-    /// (and so the notebook) reads them.
-    pub keep_cr: bool,
-}
-
-/// Read a UTF-8 text file, turning `\r\n` and `\r` into `\n` unless `opts.keep_cr`.
-///
-/// This holds the whole text; to train on a large file, [`crate::corpus::load`] streams it
-/// into ids instead.
-///
-/// Fails with a message naming the problem for a missing file, a directory, an empty file or
-/// invalid UTF-8 (with the byte offset).
-pub fn read_text(path: &Path, opts: ReadOptions) -> Result<String> {
-    if path.is_dir() {
-        return Err(Error::Corpus {
-            path: path.into(),
-            msg: "is a directory: give a text file".into(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Corpus {
-                path: path.into(),
-                msg: "no such file: check the path".into(),
-            }
-        } else {
-            Error::io(path, "cannot read", e)
-        }
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| Error::Corpus {
-        path: path.into(),
-        msg: format!(
-            "not valid UTF-8 at byte offset {}: convert the file to UTF-8 (e.g. iconv -t UTF-8)",
-            e.utf8_error().valid_up_to()
-        ),
-    })?;
-    if text.is_empty() {
-        return Err(Error::Corpus {
-            path: path.into(),
-            msg: "is empty: give a file with text in it".into(),
-        });
-    }
-    Ok(if opts.keep_cr {
-        text
-    } else {
-        universal_newlines(text)
-    })
-}
-
-/// Python's universal newlines: `\r\n` -> `\n`, lone `\r` -> `\n`.
-pub fn universal_newlines(text: String) -> String {
-    if !text.contains('\r') {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' {
-            if chars.peek() == Some(&'\n') {
-                chars.next();
-            }
-            out.push('\n');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+use crate::vocab::Ids;
 
 /// A corpus encoded to ids and cut into `batch` parallel streams of equal length, exactly as
 /// the notebook: the ids are cut to a multiple of `seq_len * batch` and reshaped row-major into
@@ -191,28 +117,9 @@ impl Cursor {
     }
 }
 
-/// Read, build the vocabulary of, and encode a corpus file, in bounded memory (see
-/// [`crate::corpus::load`], which also takes vocabulary options and reports progress).
-pub fn load_corpus(path: &Path, opts: ReadOptions) -> Result<(Vocab, Ids)> {
-    let opts = crate::corpus::LoadOptions {
-        keep_cr: opts.keep_cr,
-        ..Default::default()
-    };
-    let c = crate::corpus::load(path, &opts, |_| {})?;
-    Ok((c.vocab, c.ids))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn newlines_like_python() {
-        assert_eq!(
-            universal_newlines("a\r\nb\rc\n\r\r\n".into()),
-            "a\nb\nc\n\n\n"
-        );
-    }
 
     #[test]
     fn cursor_follows_notebook_rule() {

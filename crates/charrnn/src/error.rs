@@ -33,6 +33,26 @@ pub enum Error {
     /// Training produced a NaN or infinite loss or gradient.
     #[error("training diverged at step {step}: {what}")]
     Diverged { step: u64, what: String },
+    /// A training run ([`crate::run`]) diverged: it stopped without writing its model file
+    /// (`out`); `last_checkpoint` (the last one written or resumed from) is intact.
+    #[error("training diverged at step {step}: {what}; {}", diverged_advice(.last_checkpoint.as_deref(), .out))]
+    RunDiverged {
+        step: u64,
+        what: String,
+        last_checkpoint: Option<PathBuf>,
+        out: PathBuf,
+    },
+}
+
+fn diverged_advice(last: Option<&std::path::Path>, out: &std::path::Path) -> String {
+    let last = match last {
+        Some(p) => format!(
+            "the last good checkpoint, {}, is intact: `resume` it with a smaller `lr`",
+            p.display()
+        ),
+        None => "no checkpoint was written (`checkpoint_every` keeps some): start again with a smaller `lr`".into(),
+    };
+    format!("{last}; {} was not written", out.display())
 }
 
 impl Error {

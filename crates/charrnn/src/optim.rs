@@ -13,7 +13,8 @@ use crate::kernels::Real;
 use crate::model::Layout;
 
 /// How gradients are clipped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClipMode {
     /// Every element to `[-c, c]` (the notebook).
     #[default]
@@ -88,7 +89,8 @@ impl Clip {
 }
 
 /// The optimizer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimKind {
     #[default]
     Adagrad,

@@ -226,7 +226,8 @@ impl Vocab {
                 need_unknown = true;
             }
         }
-        if kept.is_empty() && counts.total() > 0 {
+        // A text of nothing but the unknown symbol has a vocabulary of that symbol alone.
+        if kept.is_empty() && others > 0 {
             return Err(Error::Config(format!(
                 "--min-count {min} leaves no character of the text (the most frequent occurs {} times): lower it",
                 all.iter().map(|x| x.1).max().unwrap_or(0)
@@ -460,6 +461,22 @@ mod tests {
         let v = Vocab::from_text("abc");
         let err = v.encode("abxyx").unwrap_err().to_string();
         assert!(err.contains("'x'") && err.contains("'y'"), "{err}");
+    }
+
+    #[test]
+    fn a_text_of_only_the_unknown_symbol_has_it_alone() {
+        let text = "\u{FFFD}\u{FFFD}";
+        let v = Vocab::from_counts(&CharCounts::of_text(text), VocabOptions::default()).unwrap();
+        assert_eq!(v, Vocab::from_text(text));
+        let err = Vocab::from_counts(
+            &CharCounts::of_text("ab\u{FFFD}"),
+            VocabOptions {
+                min_count: Some(2),
+                max_vocab: None,
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("leaves no character"), "{err}");
     }
 
     #[test]

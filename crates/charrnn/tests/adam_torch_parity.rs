@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use charrnn::optim::{Clip, ClipMode, OptimConfig, OptimKind};
 use charrnn::train::{TrainConfig, Trainer};
-use charrnn::{checkpoint, data, Vocab};
+use charrnn::{checkpoint, corpus, data, Vocab};
 use safetensors::SafeTensors;
 
 const TOL: f64 = 1e-6;
@@ -82,7 +82,7 @@ fn check(name: &str) {
     let c = ck.model.config();
     assert_eq!((c.cell.name(), c.layers), (info.cell.as_str(), info.layers));
 
-    let text = data::read_text(&d.join(&info.corpus), Default::default()).unwrap();
+    let text = corpus::read_text(&d.join(&info.corpus), &Default::default()).unwrap();
     let vocab = Vocab::from_text(&text);
     assert_eq!(vocab.chars(), ck.vocab.chars());
     let (t_len, b) = (info.seq, info.batch);

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use charrnn::model::Workspace;
-use charrnn::{checkpoint, data, Vocab};
+use charrnn::{checkpoint, corpus, data, Vocab};
 use safetensors::SafeTensors;
 
 const TOL: f64 = 1e-6;
@@ -71,7 +71,7 @@ fn check(name: &str) -> f64 {
     let h = c.hidden;
 
     // The chunk is the Rust pipeline's window at `pos` of the same corpus.
-    let text = data::read_text(&d.join(&info.corpus), Default::default()).unwrap();
+    let text = corpus::read_text(&d.join(&info.corpus), &Default::default()).unwrap();
     let vocab = Vocab::from_text(&text);
     assert_eq!(vocab.chars(), ck.vocab.chars());
     let streams = data::Streams::new(vocab.encode(&text).unwrap(), t_len, b).unwrap();

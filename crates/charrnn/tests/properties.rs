@@ -11,7 +11,7 @@
 //!   with `len(data)` the length of one stream.
 
 use charrnn::corpus::{self, LoadOptions};
-use charrnn::data::{self, Cursor, ReadOptions, Streams};
+use charrnn::data::{Cursor, Streams};
 use charrnn::model::{CellKind, ModelConfig};
 use charrnn::train::{self, TrainConfig, Trainer};
 use charrnn::vocab::{CharCounts, Vocab, VocabOptions, UNKNOWN};
@@ -69,7 +69,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.txt");
         std::fs::write(&path, &bytes).unwrap();
-        let whole = data::read_text(&path, ReadOptions { keep_cr });
+        let whole = corpus::read_text(&path, &LoadOptions { keep_cr, ..Default::default() });
         let opts = LoadOptions { keep_cr, block_size: block, ..Default::default() };
         let mut last = None;
         let streamed = corpus::load(&path, &opts, |p| last = Some(p));

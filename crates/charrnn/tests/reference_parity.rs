@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use charrnn::checkpoint;
-use charrnn::data::{self, ReadOptions, Streams};
+use charrnn::corpus::{self, LoadOptions};
+use charrnn::data::Streams;
 use charrnn::train::{TrainConfig, Trainer};
 use charrnn::Real;
 
@@ -99,7 +100,7 @@ fn trainer<T: Real>(case: &Case) -> Trainer<T> {
         (case.emb, case.hidden, 1),
         "fixture sizes"
     );
-    let text = data::read_text(&fixture("corpus.txt"), ReadOptions::default()).expect("corpus");
+    let text = corpus::read_text(&fixture("corpus.txt"), &LoadOptions::default()).expect("corpus");
     assert!(
         !text.contains('\r'),
         "read_text turns CRLF into LF as Python's text mode"

@@ -1,10 +1,10 @@
 //! The checkpoint directory of a run: names that say the step and the validation loss
 //! (`ckpt-step00001200-val1.5432.safetensors`), and rotation that keeps the last K plus the
-//! best by validation loss.
+//! best by validation loss. Files with other names (temp files, the lock) are never touched.
 
 use std::path::{Path, PathBuf};
 
-use charrnn::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One checkpoint file found in the directory.
 #[derive(Clone, Debug, PartialEq)]

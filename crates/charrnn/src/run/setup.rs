@@ -1,0 +1,298 @@
+//! Setting a run up, new or resumed: its settings, its checkpoint directory, its text (read in
+//! two streaming passes, checked against a resumed run's fingerprint), its model and
+//! vocabulary, and the trainer at the step it starts from.
+
+use std::path::PathBuf;
+
+use super::checkpoints;
+use super::config::{self, defaults, RunConfig};
+use super::record::{check_resume, RunRecord};
+use super::{Event, Note, Sink};
+use crate::checkpoint;
+use crate::corpus::{self, LoadOptions, OnUnknown, Source};
+use crate::data::Streams;
+use crate::error::{Error, Result};
+use crate::fsutil::{self, DirLock};
+use crate::kernels::Real;
+use crate::model::{CellKind, Model, ModelConfig};
+use crate::optim::Schedule;
+use crate::resume::{self, Resumable};
+use crate::train::{self, init_model, Trainer};
+use crate::vocab::{describe_chars, CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
+
+/// A run ready for its first step.
+pub(super) struct Setup<T> {
+    pub trainer: Trainer<T>,
+    pub vocab: Vocab,
+    pub rec: RunRecord,
+    /// The held-out tail of the text (empty without validation).
+    pub val_ids: Ids,
+    /// The step the run stops at, if known.
+    pub total: Option<u64>,
+    /// The data file, or the name of the text in memory.
+    pub source: String,
+    /// Characters of the whole text.
+    pub chars: usize,
+    /// The checkpoint resumed from.
+    pub resumed: Option<PathBuf>,
+    /// The claim on the checkpoint directory, held for the whole run.
+    pub lock: Option<DirLock>,
+}
+
+impl<T: Real> Setup<T> {
+    /// Set up the run `c` asks for; notes (settings a resume replaced) go to `sink`.
+    pub fn new(c: &RunConfig, sink: &mut dyn Sink) -> Result<Self> {
+        c.check()?;
+        // A resumed run takes its settings from the file; settings given now replace the ones
+        // that do not change the run.
+        let resumed = match &c.resume {
+            Some(path) => {
+                let r = resume::load::<T>(path)?;
+                let rec = RunRecord::of(path, &r)?;
+                check_resume(c, path, &r, &rec)?;
+                Some((path.clone(), r, rec))
+            }
+            None => None,
+        };
+        let mut rec = match &resumed {
+            Some((_, _, saved)) => saved.merged(c),
+            None => RunRecord::fresh(c),
+        };
+        fsutil::check_target(&rec.out)?;
+        let new_cfg = match resumed {
+            None => Some(c.new_train_config()?),
+            Some(_) => None,
+        };
+        // One run at a time writes into a checkpoint directory (the lock dies with the
+        // process). A run that checkpoints creates its directory now; any run that may write
+        // into an existing one (stopped early) locks it.
+        if rec.checkpoint_every > 0 {
+            checkpoints::ensure_dir(&rec.checkpoint_dir)?;
+        }
+        let lock = if rec.checkpoint_dir.is_dir() {
+            Some(DirLock::acquire(&rec.checkpoint_dir)?)
+        } else {
+            None
+        };
+        if resumed.is_none() {
+            if let Some(e) = checkpoints::list(&rec.checkpoint_dir)?.last() {
+                return Err(Error::config(format!(
+                    "{} already holds checkpoints of a run (the latest is {}): continue it with `resume` {}, or give another `checkpoint_dir`",
+                    rec.checkpoint_dir.display(),
+                    e.path.display(),
+                    e.path.display()
+                )));
+            }
+        }
+        // Two streaming passes over the file (count, then encode): the text is never held
+        // whole, only its ids, so a corpus trains in about its own size of memory.
+        let load = LoadOptions {
+            keep_cr: rec.keep_cr,
+            ..LoadOptions::default()
+        };
+        let (src, source) = match (&rec.data, &c.text) {
+            (Some(path), _) => (Source::File(path), path.display().to_string()),
+            (None, Some(text)) => (Source::text(&text.content), text.name.clone()),
+            (None, None) => {
+                return Err(Error::config(
+                    "no text to train on: give `data` (a file) or `text`",
+                ))
+            }
+        };
+        let counts = corpus::scan(src, &load, |_| {})?;
+        let (chars, hash) = (counts.total(), counts.fingerprint());
+        if let Some((path, _, saved)) = &resumed {
+            if (saved.corpus_chars, saved.corpus_hash) != (chars, hash) {
+                return Err(Error::config(format!(
+                    "{source} is not the text {} was trained on ({} characters then, {chars} now, or other characters): give the run's `data` to resume it",
+                    path.display(),
+                    saved.corpus_chars
+                )));
+            }
+        }
+        rec.corpus_chars = chars;
+        rec.corpus_hash = hash;
+        let (model, vocab, resumed) = match resumed {
+            Some((path, r, _)) => (None, r.checkpoint.vocab.clone(), Some((path, r))),
+            None => {
+                let (model, vocab) = new_model::<T>(c, &counts, &source)?;
+                (Some(model), vocab, None)
+            }
+        };
+        let unknown = if vocab.id(UNKNOWN).is_some() {
+            OnUnknown::Replace
+        } else {
+            OnUnknown::Error
+        };
+        let ids = corpus::encode(src, &load, &vocab, &counts, unknown, |_| {})?;
+        let n_chars = ids.len();
+        let n_val = (n_chars as f64 * rec.val_frac) as usize;
+        let (train_ids, val_ids) = ids.split_at(n_chars - n_val);
+        if rec.val_frac > 0.0 && val_ids.len() < 2 {
+            return Err(Error::config(format!(
+                "`val_frac` {} holds out {} characters of {n_chars}: raise it or use a longer text",
+                rec.val_frac,
+                val_ids.len()
+            )));
+        }
+        let (seq_len, batch) = match (&resumed, &new_cfg) {
+            (Some((_, r)), _) => (r.config.seq_len, r.config.batch),
+            (None, Some(cfg)) => (cfg.seq_len, cfg.batch),
+            (None, None) => unreachable!("a new run has a config"),
+        };
+        let streams =
+            Streams::new(train_ids, seq_len, batch).map_err(|e| match (&rec.data, e) {
+                (Some(p), Error::Config(msg)) => Error::Corpus {
+                    path: p.clone(),
+                    msg,
+                },
+                (_, e) => e,
+            })?;
+        let wpe = streams.windows_per_epoch() as u64;
+        let total = match (rec.steps, rec.epochs) {
+            (Some(s), Some(e)) => Some(s.min(e * wpe)),
+            (s, e) => s.or(e.map(|e| e * wpe)),
+        };
+        let (trainer, resumed) = match (resumed, model) {
+            (Some((path, r)), _) => {
+                let t = resumed_trainer(c, sink, &path, r, streams, total)?;
+                (t, Some(path))
+            }
+            (None, Some(model)) => {
+                let mut cfg = new_cfg.expect("a new run has a config");
+                if let Schedule::Cosine { min, .. } = cfg.schedule {
+                    let total = total.ok_or_else(|| {
+                        Error::config("`cosine` needs the run's length: give `steps` or `epochs`")
+                    })?;
+                    cfg.schedule = Schedule::Cosine { total, min };
+                }
+                if c.threads.is_none() {
+                    // All cores by default, but no more than pay at this size.
+                    let (m, t) = (model.config(), cfg.threads);
+                    cfg.threads = train::useful_threads(&m, cfg.seq_len, cfg.batch, t);
+                }
+                (Trainer::new(model, streams, cfg)?, None)
+            }
+            (None, None) => unreachable!("a new run has a model"),
+        };
+        Ok(Setup {
+            trainer,
+            vocab,
+            rec,
+            val_ids,
+            total,
+            source,
+            chars: n_chars,
+            resumed,
+            lock,
+        })
+    }
+}
+
+/// The trainer of a resumed run, with the `lr` and `threads` given now.
+fn resumed_trainer<T: Real>(
+    c: &RunConfig,
+    sink: &mut dyn Sink,
+    path: &std::path::Path,
+    r: Resumable<T>,
+    streams: Streams,
+    total: Option<u64>,
+) -> Result<Trainer<T>> {
+    let saved_threads = r.threads();
+    let threads = match c.threads {
+        Some(_) => config::threads(c.threads)?,
+        None => saved_threads,
+    };
+    let mut t = r.into_trainer(streams, threads)?;
+    if let Some(lr) = c.lr.filter(|&lr| lr != t.cfg.lr) {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config(format!(
+                "`lr` must be a positive number, got {lr}"
+            )));
+        }
+        sink.event(&Event::Note(Note::LrReplaced {
+            lr,
+            was: t.cfg.lr,
+            step: t.step,
+        }))?;
+        t.cfg.lr = lr;
+    }
+    if let (Schedule::Cosine { total: was, .. }, Some(now)) = (t.cfg.schedule, total) {
+        if was != now {
+            sink.event(&Event::Note(Note::CosineKeepsLength { total: was }))?;
+        }
+    }
+    if t.threads() != saved_threads && t.cfg.dropout > 0.0 {
+        sink.event(&Event::Note(Note::ThreadsChanged {
+            checkpoint: path.to_path_buf(),
+            saved: saved_threads,
+            now: t.threads(),
+        }))?;
+    }
+    Ok(t)
+}
+
+/// A new run's model and vocabulary: from `init_from`, or initialised from the seed.
+fn new_model<T: Real>(
+    c: &RunConfig,
+    counts: &CharCounts,
+    source: &str,
+) -> Result<(Model<T>, Vocab)> {
+    let Some(path) = &c.init_from else {
+        let opts = VocabOptions {
+            max_vocab: c.max_vocab,
+            min_count: c.min_count,
+        };
+        let vocab = Vocab::from_counts(counts, opts)?;
+        let config = ModelConfig {
+            cell: c.cell.unwrap_or(CellKind::RNN),
+            vocab: vocab.len(),
+            emb: c.emb.unwrap_or(defaults::EMB),
+            hidden: c.hidden.unwrap_or(defaults::HIDDEN),
+            layers: c.layers.unwrap_or(defaults::LAYERS),
+        };
+        let std = c.std.unwrap_or(defaults::STD);
+        return Ok((init_model::<T>(config, std, c.seed.unwrap_or(0))?, vocab));
+    };
+    let ck = checkpoint::load::<T>(path)?;
+    let m = ck.model.config();
+    let given = [
+        (
+            "cell",
+            c.cell.map(|x| x.name().to_string()),
+            m.cell.name().to_string(),
+        ),
+        (
+            "layers",
+            c.layers.map(|x| x.to_string()),
+            m.layers.to_string(),
+        ),
+        ("emb", c.emb.map(|x| x.to_string()), m.emb.to_string()),
+        (
+            "hidden",
+            c.hidden.map(|x| x.to_string()),
+            m.hidden.to_string(),
+        ),
+    ];
+    for (field, want, have) in given {
+        if let Some(want) = want.filter(|w| *w != have) {
+            return Err(Error::config(format!(
+                "`{field}` {want} disagrees with {} (which has {have}): drop `{field}` or `init_from`",
+                path.display()
+            )));
+        }
+    }
+    let unknown = if ck.vocab.id(UNKNOWN).is_some() {
+        Vec::new()
+    } else {
+        counts.unknown_to(&ck.vocab).0
+    };
+    if !unknown.is_empty() {
+        return Err(Error::Vocab(format!(
+            "{source} has characters that {} does not know: {}; train a new model without `init_from`",
+            path.display(),
+            describe_chars(&unknown)
+        )));
+    }
+    Ok((ck.model, ck.vocab))
+}
