@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use charrnn::model::CellKind;
+use charrnn::model::{CellKind, CELLS};
 use charrnn::run::Stop;
 use charrnn::Result;
 use clap::{ArgMatches, Args, ValueEnum};
@@ -17,17 +17,6 @@ use crate::{interrupt, Dtype};
 
 mod config;
 mod report;
-
-/// The recurrent cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Cell {
-    /// The notebook's tanh RNN
-    Rnn,
-    /// Long short-term memory (PyTorch's gate order i, f, g, o)
-    Lstm,
-    /// Gated recurrent unit (PyTorch's r, z, n)
-    Gru,
-}
 
 /// The optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,8 +57,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "C")]
     pub min_count: Option<u64>,
     /// Recurrent cell [default: rnn]
-    #[arg(long, value_enum)]
-    pub cell: Option<Cell>,
+    #[arg(long, value_parser = cell_parser())]
+    pub cell: Option<CellKind>,
     /// Stacked recurrent layers [default: 1]
     #[arg(long, value_name = "N")]
     pub layers: Option<usize>,
@@ -210,10 +199,11 @@ pub fn run(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cell_kind(c: Cell) -> CellKind {
-    match c {
-        Cell::Rnn => CellKind::RNN,
-        Cell::Lstm => CellKind::LSTM,
-        Cell::Gru => CellKind::GRU,
-    }
+/// `--cell`'s values: the cells of the library's registry, each with its line of help.
+fn cell_parser() -> impl clap::builder::TypedValueParser<Value = CellKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = CELLS
+        .iter()
+        .map(|c| PossibleValue::new(c.name()).help(c.spec().about()));
+    PossibleValuesParser::new(values).map(|name| CellKind::parse(&name).expect("a registered cell"))
 }

@@ -159,6 +159,7 @@ fn resume_through_the_binary_repeats_the_run_exactly() {
         ("lstm", "f32", "adam"),
         ("gru", "f64", "adagrad"),
         ("rnn", "f32", "rmsprop"),
+        ("mingru", "f32", "sgd"),
     ] {
         let f = Fixture::new();
         let common = [

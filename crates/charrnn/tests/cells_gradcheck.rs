@@ -8,7 +8,7 @@
 //! two-point difference at any e leaves ~1e-10 on gradients of ~1e-4. The relative error of
 //! one element is `|a - n| / max(|a|, |n|, FLOOR)`.
 
-use charrnn::model::{CELLS, CellKind, Mode, Model, ModelConfig, Workspace};
+use charrnn::model::{CellKind, Mode, Model, ModelConfig, Workspace, CELLS};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use charrnn::checkpoint::{self, Checkpoint, FORMAT_VERSION};
-use charrnn::model::{CELLS, CellKind, ModelConfig};
+use charrnn::model::{CellKind, ModelConfig, CELLS};
 use charrnn::{train, Vocab};
 
 /// A valid checkpoint of a small model of `cell` with `layers` layers.

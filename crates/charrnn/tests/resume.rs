@@ -4,7 +4,7 @@
 
 use charrnn::checkpoint;
 use charrnn::data::Streams;
-use charrnn::model::{CELLS, CellKind, ModelConfig};
+use charrnn::model::{CellKind, ModelConfig, CELLS};
 use charrnn::optim::{OptimConfig, OptimKind, Schedule};
 use charrnn::resume;
 use charrnn::train::{init_model, TrainConfig, Trainer};

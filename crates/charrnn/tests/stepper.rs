@@ -1,7 +1,7 @@
 //! The batch-1 path f32 sampling takes ([`Stepper`]) against the chunk forward pass, and its
 //! draw against the softmax (chi-square).
 
-use charrnn::model::{CELLS, CellKind, Model, ModelConfig, Stepper, Workspace};
+use charrnn::model::{CellKind, Model, ModelConfig, Stepper, Workspace, CELLS};
 use charrnn::sample::{SampleConfig, Sampler};
 use rand::{Rng, SeedableRng};
 

@@ -3,7 +3,7 @@
 //! count always give the same run.
 
 use charrnn::data::Streams;
-use charrnn::model::{CELLS, CellKind, ModelConfig};
+use charrnn::model::{CellKind, ModelConfig, CELLS};
 use charrnn::train::{init_model, TrainConfig, Trainer};
 use charrnn::{Real, Vocab};
 

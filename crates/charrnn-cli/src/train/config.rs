@@ -12,7 +12,7 @@ use charrnn::Error;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use super::{cell_kind, ClipBy, Optim, TrainArgs};
+use super::{ClipBy, Optim, TrainArgs};
 use crate::{builtin, Dtype};
 
 /// What the built-in corpus is called in messages.
@@ -37,7 +37,7 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
             Dtype::F32 => run::Dtype::F32,
             Dtype::F64 => run::Dtype::F64,
         }),
-        cell: a.cell.map(cell_kind),
+        cell: a.cell,
         layers: a.layers,
         emb: a.emb,
         hidden: a.hidden,

@@ -289,7 +289,10 @@ impl<T: Real> Stepper<T> {
     /// Layer `k`'s state: `(h, c)`, `[H]` each (`c` empty for a cell with one state).
     pub fn state(&self, k: usize) -> (&[T], &[T]) {
         let l = &self.layers[k];
-        (l.state(0), if l.states.len() > 1 { l.state(1) } else { &[] })
+        (
+            l.state(0),
+            if l.states.len() > 1 { l.state(1) } else { &[] },
+        )
     }
 
     /// Run character `id` through the model from the current state; the next character's
