@@ -86,7 +86,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The library names settings by their config fields; here they are flags.
+            eprintln!("error: {}", train::with_flags(e));
             ExitCode::from(2)
         }
     }

@@ -18,6 +18,8 @@ use crate::{interrupt, Dtype};
 mod config;
 mod report;
 
+pub use config::with_flags;
+
 /// The optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Optim {

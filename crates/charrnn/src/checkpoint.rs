@@ -137,7 +137,7 @@ pub fn load<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::checkpoint(
                 path,
-                "no such checkpoint file: check the path (train writes one with --out)",
+                "no such checkpoint file: check the path (train writes one with `out`)",
             )
         } else {
             Error::io(path, "cannot read", e)

@@ -27,7 +27,7 @@ impl Streams {
         if ids.len() < need {
             return Err(Error::config(format!(
                 "the text has {} characters; seq-len {seq_len} x batch {batch} needs at least {need}: \
-                 use a longer text or a smaller --seq-len/--batch",
+                 use a longer text or a smaller `seq_len`/`batch`",
                 ids.len()
             )));
         }

@@ -157,10 +157,10 @@ impl OptimConfig {
     /// Check the settings are in range.
     pub fn validate(&self) -> Result<()> {
         for (name, v) in [
-            ("--beta1", self.beta1),
-            ("--beta2", self.beta2),
-            ("--alpha", self.alpha),
-            ("--momentum", self.momentum),
+            ("`beta1`", self.beta1),
+            ("`beta2`", self.beta2),
+            ("`alpha`", self.alpha),
+            ("`momentum`", self.momentum),
         ] {
             if !(0.0..1.0).contains(&v) {
                 return Err(Error::config(format!("{name} must be in [0, 1), got {v}")));
@@ -168,7 +168,7 @@ impl OptimConfig {
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return Err(Error::config(format!(
-                "--eps must be positive, got {}",
+                "`eps` must be positive, got {}",
                 self.eps
             )));
         }
@@ -299,18 +299,18 @@ impl Schedule {
             Schedule::Step { factor, every } => {
                 if !(factor > 0.0 && factor <= 1.0) {
                     return Err(Error::config(format!(
-                        "--lr-decay must be in (0, 1], got {factor}"
+                        "`lr_decay` must be in (0, 1], got {factor}"
                     )));
                 }
                 if every == 0 {
-                    return Err(Error::config("--lr-decay-every must be at least 1"));
+                    return Err(Error::config("`lr_decay_every` must be at least 1"));
                 }
                 Ok(())
             }
             Schedule::Cosine { min, .. } => {
                 if !(min.is_finite() && min >= 0.0) {
                     return Err(Error::config(format!(
-                        "--lr-min must be 0 or positive, got {min}"
+                        "`lr_min` must be 0 or positive, got {min}"
                     )));
                 }
                 Ok(())

@@ -181,12 +181,12 @@ pub fn from_parts<T: Real>(
 ) -> std::result::Result<Resumable<T>, String> {
     let version = ck.meta.get("train.format_version").ok_or(
         "holds a model but no training state, so it cannot be resumed: \
-         start a new run from its weights with --init-from",
+         start a new run from its weights with `init_from`",
     )?;
     if version.parse::<u32>().ok() != Some(STATE_VERSION) {
         return Err(format!(
             "training state version {version}, this build resumes version {STATE_VERSION}: \
-             use the charrnn release that wrote it, or start from its weights with --init-from"
+             use the charrnn release that wrote it, or start from its weights with `init_from`"
         ));
     }
     let json = |key: &str| {
@@ -211,7 +211,7 @@ pub fn from_parts<T: Real>(
         };
         if view.dtype() != T::DTYPE {
             return Err(format!(
-                "tensor {name} is {:?}, the run trains in {}: resume with --dtype {}",
+                "tensor {name} is {:?}, the run trains in {}: resume with `dtype` {}",
                 view.dtype(),
                 T::NAME,
                 if view.dtype() == Dtype::F64 {

@@ -60,32 +60,32 @@ impl TrainConfig {
     /// Check every setting is in range.
     pub fn validate(&self) -> Result<()> {
         if self.seq_len == 0 {
-            return Err(Error::config("--seq-len must be at least 1"));
+            return Err(Error::config("`seq_len` must be at least 1"));
         }
         if self.batch == 0 {
-            return Err(Error::config("--batch must be at least 1"));
+            return Err(Error::config("`batch` must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::config(format!(
-                "--lr must be a positive number, got {}",
+                "`lr` must be a positive number, got {}",
                 self.lr
             )));
         }
         if let Some(c) = self.clip.value {
             if !(c.is_finite() && c > 0.0) {
                 return Err(Error::config(format!(
-                    "--clip must be positive (or 0 for no clipping), got {c}"
+                    "`clip` must be positive (or 0 for no clipping), got {c}"
                 )));
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::config(format!(
-                "--dropout must be in [0, 1), got {}",
+                "`dropout` must be in [0, 1), got {}",
                 self.dropout
             )));
         }
         if self.threads == 0 {
-            return Err(Error::config("--threads must be at least 1"));
+            return Err(Error::config("`threads` must be at least 1"));
         }
         self.optim.validate()?;
         self.schedule.validate()
@@ -219,7 +219,7 @@ pub fn init_model<T: Real>(config: ModelConfig, std: f64, seed: u64) -> Result<M
     config.validate()?;
     if !(std.is_finite() && std > 0.0) {
         return Err(Error::config(format!(
-            "--std must be a positive number, got {std}"
+            "`std` must be a positive number, got {std}"
         )));
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -432,7 +432,7 @@ impl<T: Real> Trainer<T> {
             if got != want {
                 return Err(Error::config(format!(
                     "the saved {what} has {got} values, this model and batch need {want}: \
-                     resume with the model and --batch that wrote it"
+                     resume with the model and `batch` that wrote it"
                 )));
             }
         }

@@ -51,13 +51,13 @@ impl VocabOptions {
         if let Some(m) = self.max_vocab {
             if m < 2 {
                 return Err(Error::Config(format!(
-                    "--max-vocab must be at least 2 (a character and the unknown symbol), got {m}"
+                    "`max_vocab` must be at least 2 (a character and the unknown symbol), got {m}"
                 )));
             }
         }
         if self.min_count == Some(0) {
             return Err(Error::Config(
-                "--min-count must be at least 1 (1 keeps every character)".into(),
+                "`min_count` must be at least 1 (1 keeps every character)".into(),
             ));
         }
         Ok(())
@@ -229,7 +229,7 @@ impl Vocab {
         // A text of nothing but the unknown symbol has a vocabulary of that symbol alone.
         if kept.is_empty() && others > 0 {
             return Err(Error::Config(format!(
-                "--min-count {min} leaves no character of the text (the most frequent occurs {} times): lower it",
+                "`min_count` {min} leaves no character of the text (the most frequent occurs {} times): lower it",
                 all.iter().map(|x| x.1).max().unwrap_or(0)
             )));
         }

@@ -149,7 +149,7 @@ fn a_plain_model_file_is_not_resumable_and_says_so() {
     let bytes = checkpoint::to_bytes(&t.model, &vocab, &BTreeMap::new()).unwrap();
     let err =
         resume::from_parts(checkpoint::from_bytes::<f32>(&bytes).unwrap(), &bytes).unwrap_err();
-    assert!(err.contains("--init-from"), "{err}");
+    assert!(err.contains("`init_from`"), "{err}");
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn a_resumable_checkpoint_loads_as_a_model() {
     // f32 state is refused by an f64 trainer, with the fix.
     let ck64 = checkpoint::from_bytes::<f64>(&bytes).unwrap();
     let err = resume::from_parts(ck64, &bytes).unwrap_err();
-    assert!(err.contains("--dtype f32"), "{err}");
+    assert!(err.contains("`dtype` f32"), "{err}");
 }
 
 #[test]

@@ -35,9 +35,9 @@ impl ModelConfig {
     /// Check every size is positive.
     pub fn validate(&self) -> Result<()> {
         for (name, v) in [
-            ("--emb", self.emb),
-            ("--hidden", self.hidden),
-            ("--layers", self.layers),
+            ("`emb`", self.emb),
+            ("`hidden`", self.hidden),
+            ("`layers`", self.layers),
         ] {
             if v == 0 {
                 return Err(Error::config(format!("{name} must be at least 1")));
