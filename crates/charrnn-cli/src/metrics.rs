@@ -1,9 +1,9 @@
 //! Reading a `--metrics` file (for `charrnn plot`); its rows are the library's
-//! ([`charrnn::metrics`], which also writes them).
+//! ([`charrnn::run::metrics`], which also writes them).
 
 use std::path::Path;
 
-pub use charrnn::metrics::Row;
+pub use charrnn::run::metrics::Row;
 use charrnn::{Error, Result};
 
 /// Read every row of a metrics file.

@@ -29,7 +29,6 @@ pub mod fsutil;
 pub mod inspect;
 pub mod kernels;
 pub mod loss;
-pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod resume;

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use charrnn::model::CellKind;
+use charrnn::run::metrics;
 use charrnn::run::{self, Event, Note, RunConfig, RunOutcome, Stop, Text};
-use charrnn::{checkpoint, metrics, Error};
+use charrnn::{checkpoint, Error};
 
 fn text() -> Text {
     Text {

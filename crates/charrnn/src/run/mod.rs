@@ -53,6 +53,7 @@ use crate::train::TrainConfig;
 
 pub mod checkpoints;
 mod config;
+pub mod metrics;
 mod record;
 mod session;
 mod setup;

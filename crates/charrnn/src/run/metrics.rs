@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::StepRecord;
 use crate::error::{Error, Result};
-use crate::run::StepRecord;
 
 /// One row.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
