@@ -7,14 +7,15 @@
 //! uniformly random moment of 1.5 calibrated run times, the others a random 0-20 ms after their
 //! temporary file appears, that is while the checkpoint is being written.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use charrnn::checkpoint;
 use rand::{Rng, SeedableRng};
-
-const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
+use support::BIN;
 
 fn train(dir: &Path, seed: u64) -> Command {
     let mut c = Command::new(BIN);

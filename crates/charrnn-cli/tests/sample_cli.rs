@@ -204,20 +204,6 @@ fn output_streams_before_the_run_ends() {
     child.wait().unwrap();
 }
 
-/// A failed run: exit code 2, one line on stderr containing every needle.
-fn assert_bad(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
-    assert!(
-        err.starts_with("error: ") && !err.contains("panicked"),
-        "{err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in {err:?}");
-    }
-}
-
 #[test]
 fn bad_sampling_values() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,15 +1,22 @@
-//! Shared by the sampling, server and browser tests: a small model written with the library,
-//! the real binary serving it on 127.0.0.1, and a plain HTTP/1.1 client over `TcpStream`
-//! (so a test can send malformed bytes or hang up mid-stream).
+//! Helpers shared by the CLI's integration tests, which run the real binary:
+//! - [`Fixture`]: a temporary directory holding [`corpus()`], to run `charrnn` in, and the
+//!   checks every test makes of a run ([`stdout`], [`stderr`], [`assert_bad`]);
+//! - [`model_file`]: a small model written with the library, for the sampling, server and
+//!   browser tests;
+//! - [`http`]: `charrnn serve` on 127.0.0.1 and a plain HTTP/1.1 client.
+//!
+//! Each test file uses part of it, hence the allowed unused items and imports.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+mod fixture;
+mod http;
+
+pub use fixture::*;
+pub use http::*;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use charrnn::model::{CellKind, Model, ModelConfig};
 use charrnn::Vocab;
@@ -17,7 +24,7 @@ use rand::SeedableRng;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
 
-/// The text whose characters make the test models' vocabulary.
+/// The text whose characters make the vocabulary of [`model_file`]'s model.
 pub const TEXT: &str = "The quick brown fox jumps over the lazy dog. Ξένος café.\n";
 
 /// A random LSTM over [`TEXT`]'s characters (weights with std 0.5, so far from uniform),
@@ -36,215 +43,4 @@ pub fn model_file(dir: &Path) -> PathBuf {
     let path = dir.join("model.safetensors");
     charrnn::checkpoint::save(&path, &model, &vocab, &BTreeMap::new()).unwrap();
     path
-}
-
-/// `charrnn serve` on an ephemeral port of 127.0.0.1, killed on drop.
-pub struct Server {
-    child: Child,
-    pub addr: String,
-}
-
-impl Server {
-    pub fn start(model: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--model", model.to_str().unwrap()])
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start charrnn serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim()
-            .to_string();
-        Server { child, addr }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    /// The process is still running.
-    pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A parsed HTTP response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    /// Header lines, names lowercased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8 body")
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
-    }
-}
-
-/// Send raw bytes, read the whole response (the request should say `Connection: close`).
-pub fn raw(addr: &str, request: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    // The server may answer (and close) before reading everything, as it does for a body over
-    // the limit: what matters is its answer.
-    let _ = s.write_all(request);
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    // Until the server closes, or the body is complete (a server may keep the connection).
-    while !complete(&bytes) {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => bytes.extend_from_slice(&buf[..k]),
-            Err(e) if bytes.is_empty() => panic!("no response: {e}"),
-            Err(_) => break,
-        }
-    }
-    parse_reply(&bytes)
-}
-
-/// A whole response: headers and a body of the declared length or a closed chunked body.
-fn complete(bytes: &[u8]) -> bool {
-    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
-    let body = &bytes[end + 4..];
-    if let Some(len) = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-    {
-        return body.len() >= len;
-    }
-    head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n")
-}
-
-fn parse_reply(bytes: &[u8]) -> Reply {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(bytes)));
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = bytes[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// Decode a chunked body.
-pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
-            .expect("chunk size");
-        if size == 0 || b.len() < eol + 2 + size {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[(eol + 4 + size).min(b.len())..];
-    }
-}
-
-/// A request with a body; `Connection: close`.
-pub fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Reply {
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    raw(addr, &req)
-}
-
-pub fn post(addr: &str, path: &str, body: &serde_json::Value) -> Reply {
-    request(addr, "POST", path, body.to_string().as_bytes())
-}
-
-pub fn get(addr: &str, path: &str) -> Reply {
-    request(addr, "GET", path, b"")
-}
-
-/// The events of a server-sent-event body: (event name, JSON data).
-pub fn events(body: &str) -> Vec<(String, serde_json::Value)> {
-    body.split("\n\n")
-        .filter(|f| !f.trim().is_empty())
-        .map(|frame| {
-            let mut name = String::from("message");
-            let mut data = String::new();
-            for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    name = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            (name, serde_json::from_str(&data).expect("JSON data"))
-        })
-        .collect()
-}
-
-/// The prime and generated text of a sample stream.
-pub fn sampled_text(body: &str) -> (String, String) {
-    let ev = events(body);
-    let prime = ev[0].1["prime"].as_str().unwrap().to_string();
-    let text = ev
-        .iter()
-        .filter(|(n, _)| n == "char")
-        .map(|(_, d)| d["c"].as_str().unwrap())
-        .collect();
-    (prime, text)
 }
