@@ -1,16 +1,22 @@
-//! `Model::backward` against central differences of `Model::forward`, every parameter element.
+//! `Model::backward` against central differences of `Model::forward`, every parameter element,
+//! on chunks of text, from a zero and a carried state.
 //!
 //! `forward` returns the loss summed over time and batch; `backward` adds the gradient of
 //! `loss / B` (no clipping: that is `optim::Clip`'s job in the trainer). The numerical
-//! gradient is a Richardson-extrapolated central difference, `(4 D(h/2) - D(h)) / 3` with
-//! `D(h) = (f(w + h) - f(w - h)) / 2h`, whose truncation error is O(h^4).
+//! gradient is `support::gradcheck`'s fourth-order central difference, that is the
+//! Richardson extrapolation `(4 D(h/2) - D(h)) / 3` of `D(h) = (f(w + h) - f(w - h)) / 2h`,
+//! whose truncation error is O(h^4).
 //!
 //! [`check_model`] takes a [`ModelConfig`] and a hook that sets the carried state, so the same
-//! check serves other cells and stacks: for a new cell add a test calling it with the cell's
-//! config (and, if the cell carries more state than `LayerState::h`, a state hook filling it).
+//! check serves other cells and stacks (`cells_gradcheck.rs` checks every cell on random
+//! data); beyond the elementwise comparison it checks that backward adds into the gradient
+//! and that the embeddings of absent characters get exactly nothing.
+
+mod support;
 
 use charrnn::model::{CellKind, ModelConfig, Workspace};
 use charrnn::{train, Model, Vocab};
+use support::gradcheck::{compare, TensorReport};
 
 /// Largest accepted `|analytic - numeric| / max(|analytic|, |numeric|, FLOOR)`.
 const RTOL: f64 = 1e-6;
@@ -85,21 +91,9 @@ fn carried_state(ws: &mut Workspace<f64>) {
     }
 }
 
-/// The worst element of one tensor.
-#[derive(Debug)]
-struct TensorReport {
-    name: String,
-    max_rel: f64,
-    worst_index: usize,
-    analytic: f64,
-    numeric: f64,
-    /// Non-zero elements below [`FLOOR`] on both sides, compared absolutely.
-    floored: usize,
-}
-
 /// Check every gradient element of a model of `config`, initialised from N(0, std^2) with
-/// `seed`, on `chunk` with the carried state `state`. Panics naming the first element off by
-/// more than [`RTOL`]; returns the worst element of each tensor.
+/// `seed`, on `chunk` with the carried state `state`. Panics naming the worst element of the
+/// first tensor off by more than [`RTOL`]; returns the worst element of each tensor.
 fn check_model(
     config: ModelConfig,
     std: f64,
@@ -134,50 +128,19 @@ fn check_model(
         );
     }
 
-    let layout = model.layout.clone();
-    let mut reports = Vec::new();
-    for spec in &layout.tensors {
-        let mut rep = TensorReport {
-            name: spec.name.clone(),
-            max_rel: 0.0,
-            worst_index: 0,
-            analytic: 0.0,
-            numeric: 0.0,
-            floored: 0,
-        };
-        for (j, i) in spec.range.clone().enumerate() {
-            let w0 = model.w[i];
-            let mut diff = |h: f64| {
-                model.w[i] = w0 + h;
-                let up = loss(&model);
-                model.w[i] = w0 - h;
-                let down = loss(&model);
-                model.w[i] = w0;
-                (up - down) / (2.0 * h)
-            };
-            let (d1, d2) = (diff(STEP), diff(STEP / 2.0));
-            let numeric = (4.0 * d2 - d1) / 3.0;
-            let analytic = g[i];
-            let scale = analytic.abs().max(numeric.abs());
-            rep.floored += (scale > 0.0 && scale < FLOOR) as usize;
-            let rel = (analytic - numeric).abs() / scale.max(FLOOR);
-            assert!(
-                rel <= RTOL,
-                "{:?} {}[{j}]: analytic {analytic:e}, numeric {numeric:e}, rel err {rel:e}",
-                config.cell,
-                spec.name
-            );
-            if rel >= rep.max_rel {
-                rep = TensorReport {
-                    max_rel: rel,
-                    worst_index: j,
-                    analytic,
-                    numeric,
-                    ..rep
-                };
-            }
-        }
-        reports.push(rep);
+    // `compare`'s step e is the smaller of the two steps: it differences at e and 2e.
+    let reports = compare(&mut model, &g, STEP / 2.0, FLOOR, loss);
+    for r in &reports {
+        assert!(
+            r.max_rel <= RTOL,
+            "{:?} {}[{}]: analytic {:e}, numeric {:e}, rel err {:e}",
+            config.cell,
+            r.name,
+            r.worst_index,
+            r.analytic,
+            r.numeric,
+            r.max_rel
+        );
     }
 
     // Characters absent from the chunk: their embedding rows get exactly nothing, and moving

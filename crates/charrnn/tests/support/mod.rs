@@ -1,4 +1,10 @@
-//! Test helpers shared by the sampling tests: Pearson's chi-square and its 0.999 quantile.
+//! Test helpers: Pearson's chi-square and its 0.999 quantile (the sampling tests), and the
+//! numerical gradient check ([`gradcheck`]). Each test file uses part of it, hence the allowed
+//! dead code.
+
+#![allow(dead_code)]
+
+pub mod gradcheck;
 
 /// Pearson's chi-square of `counts` against probabilities `p`, pooling categories expected
 /// fewer than 5 times into one; returns (statistic, degrees of freedom).
