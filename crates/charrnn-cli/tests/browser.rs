@@ -178,6 +178,7 @@ fn fill(b: &mut Browser, prime: &str, n: usize, seed: u64) {
 }
 
 #[test]
+#[ignore = "slow: drives headless chromium, about 3 s; run with `cargo test -- --ignored`"]
 fn page_samples_streams_stops_and_shows_probabilities_in_chromium() {
     let Some(chromium) = find_chromium() else {
         let msg = "chromium not found (PATH or $CHROMIUM): the browser test cannot run; \

@@ -53,6 +53,7 @@ fn seed_of(bytes: &[u8]) -> String {
 }
 
 #[test]
+#[ignore = "slow: kills training runs for 12 s; run with `cargo test -- --ignored`"]
 fn killed_writes_leave_the_old_file_or_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -223,6 +223,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "slow: sleeps 300 ms for the worker to park; run with `cargo test -- --ignored`"]
     fn workers_wake_after_parking() {
         let mut crew = Crew::new(2).unwrap();
         let mut items = [0u32; 2];
