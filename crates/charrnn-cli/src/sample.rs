@@ -1,16 +1,20 @@
 //! `charrnn sample`: generate text from a saved model, streamed as it is drawn.
 
-use std::io::{IsTerminal, Write};
+mod out;
+pub mod prime;
+
+use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use charrnn::sample::{beam_search, SampleConfig, Sampler, StopMatcher};
 use charrnn::vocab::describe_chars;
-use charrnn::{checkpoint, Error, Real, Result, Vocab};
+use charrnn::{checkpoint, Error, Real, Result};
 use clap::{Args, ValueEnum};
 
 use crate::Dtype;
+use out::Out;
+use prime::{clock_seed, encode_prime, encode_stop, PrimeError};
 
 /// What to do with prime characters the model does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -76,54 +80,6 @@ pub struct SampleArgs {
     /// Arithmetic precision
     #[arg(long, value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
-}
-
-/// Why a prime cannot be used.
-pub enum PrimeError {
-    /// These characters are not in the vocabulary (and were not to be skipped).
-    Unknown(Vec<char>),
-    /// No character is left once unknown ones are skipped.
-    Empty,
-}
-
-/// The ids of `text` and the text they spell, unknown characters skipped if `skip`.
-pub fn encode_prime(
-    vocab: &Vocab,
-    text: &str,
-    skip: bool,
-) -> std::result::Result<(Vec<u32>, String), PrimeError> {
-    let unknown = vocab.unknown(text);
-    if !unknown.is_empty() && !skip {
-        return Err(PrimeError::Unknown(unknown));
-    }
-    let kept: String = text.chars().filter(|&c| vocab.id(c).is_some()).collect();
-    if kept.is_empty() {
-        return Err(PrimeError::Empty);
-    }
-    let ids = kept.chars().filter_map(|c| vocab.id(c)).collect();
-    Ok((ids, kept))
-}
-
-/// The ids of a stop string, which must be made of characters the model can produce.
-pub fn encode_stop(vocab: &Vocab, stop: &str) -> std::result::Result<Vec<u32>, String> {
-    if stop.is_empty() {
-        return Err("is empty: give the text to stop after".into());
-    }
-    let unknown = vocab.unknown(stop);
-    if !unknown.is_empty() {
-        return Err(format!(
-            "has characters the model can never produce: {}",
-            describe_chars(&unknown)
-        ));
-    }
-    Ok(stop.chars().filter_map(|c| vocab.id(c)).collect())
-}
-
-/// A seed from the clock, for runs that give none.
-pub fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The flags' sampling settings, each range checked with the flag's name in the message.
@@ -203,16 +159,7 @@ fn run_typed<T: Real>(a: SampleArgs) -> Result<()> {
         None => Vec::new(),
     };
     let stdout = std::io::stdout();
-    let mut out = Out {
-        w: std::io::BufWriter::new(stdout.lock()),
-        live: stdout.is_terminal(),
-        last_flush: Instant::now(),
-        buf: [0; 4],
-        at_line_start: true,
-        every: 1,
-        since: 0,
-        last_check: Instant::now(),
-    };
+    let mut out = Out::new(std::io::BufWriter::new(stdout.lock()), stdout.is_terminal());
     let result = match a.beam {
         Some(w) => {
             let beams = beam_search(&ck.model, &prime, a.n, w);
@@ -253,72 +200,11 @@ fn run_typed<T: Real>(a: SampleArgs) -> Result<()> {
             })
         }
     };
-    match result.and_then(|_| out.w.flush()) {
+    match result.and_then(|_| out.flush()) {
         // A closed pipe (`charrnn sample | head`) is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Config(format!(
             "cannot write to standard output: {e}"
         ))),
         _ => Ok(()),
-    }
-}
-
-/// Standard output, flushed after every character on a terminal and at least every 20 ms
-/// otherwise, so a pipe sees the text as it is drawn without a system call per character.
-/// Each sample ends with a newline (unless its text already does).
-struct Out<W: Write> {
-    w: W,
-    live: bool,
-    last_flush: Instant,
-    buf: [u8; 4],
-    at_line_start: bool,
-    /// Characters between clock reads, and written since the last one.
-    every: u32,
-    since: u32,
-    last_check: Instant,
-}
-
-impl<W: Write> Out<W> {
-    fn char(&mut self, c: char) -> std::io::Result<()> {
-        self.w.write_all(c.encode_utf8(&mut self.buf).as_bytes())?;
-        self.at_line_start = c == '\n';
-        if self.live {
-            return self.w.flush();
-        }
-        // Reading the clock costs about as much as a small model's step, so it is read every
-        // `every` characters: doubled while checks come less than 1 ms apart, halved when
-        // more than 5 ms, so a slow model still flushes about every 20 ms.
-        self.since += 1;
-        if self.since >= self.every {
-            self.since = 0;
-            let now = Instant::now();
-            let gap = now - self.last_check;
-            self.last_check = now;
-            if gap < Duration::from_millis(1) {
-                self.every = (self.every * 2).min(1024);
-            } else if gap > Duration::from_millis(5) {
-                self.every = (self.every / 2).max(1);
-            }
-            if now - self.last_flush >= Duration::from_millis(20) {
-                self.w.flush()?;
-                self.last_flush = now;
-            }
-        }
-        Ok(())
-    }
-
-    fn sample_start(&mut self, i: usize, prime: &str) -> std::io::Result<()> {
-        if i > 0 {
-            self.w.write_all(b"----\n")?;
-        }
-        self.at_line_start = prime.is_empty() || prime.ends_with('\n');
-        self.w.write_all(prime.as_bytes())
-    }
-
-    fn sample_end(&mut self) -> std::io::Result<()> {
-        if !self.at_line_start {
-            self.w.write_all(b"\n")?;
-            self.at_line_start = true;
-        }
-        self.w.flush()
     }
 }

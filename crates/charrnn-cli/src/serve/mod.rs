@@ -6,8 +6,17 @@
 //! `POST /v1/score` nats and bits per character. The model runs on tokio's blocking thread
 //! pool, at most `--max-concurrent` requests at a time (the rest wait their turn). Every
 //! error is a JSON object `{"error": "...", "field": "..."}` with a 4xx status.
+//!
+//! Here: the flags, the shared [`AppState`], the router and the listener. `api` holds the
+//! route handlers; `body` reads and parses a request body within the limits; `request` the
+//! typed requests and their checks; `stream` the sample generator and its wire format;
+//! `error` the JSON errors.
 
 mod api;
+mod body;
+mod error;
+mod request;
+mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

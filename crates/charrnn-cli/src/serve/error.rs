@@ -1,0 +1,51 @@
+//! The errors of `charrnn serve`: every one a JSON object `{"error": message, "field": field}`
+//! with a 4xx status (or 500 if the server itself failed), `field` naming the request field at
+//! fault when there is one.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// A 4xx answer: `{"error": message, "field": field}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    /// An error about the request as a whole: no `field`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 422 for a bad value of `field`: the message is `"{field}: {message}"`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{field}: {}", message.into()),
+            field: Some(field.into()),
+        }
+    }
+
+    /// The same error, about `field` (the message is left as it is).
+    pub fn with_field(self, field: Option<String>) -> Self {
+        ApiError { field, ..self }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match &self.field {
+            Some(f) => json!({ "error": self.message, "field": f }),
+            None => json!({ "error": self.message }),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
