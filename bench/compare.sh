@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs, in one go on this machine, charrnn's bench (default threads, and 1), the numpy reference
 # of the notebook and the PyTorch peer on the same configurations and corpus, and prints one
-# table of chars/s and ratios. The README keeps its latest output.
+# table of chars/s and ratios. docs/performance.md keeps its latest output (the README a summary).
 #
 #   bench/compare.sh [SHARED_DIR]      (default: ../shared beside the repository)
 #
