@@ -131,7 +131,9 @@ pub struct TrainArgs {
     /// Stop after N passes over the text
     #[arg(long, value_name = "N")]
     pub epochs: Option<u64>,
-    /// Stop after this much time (e.g. 90s, 10m, 1h30m), writing a resumable checkpoint
+    /// Stop after this much training time (e.g. 90s, 10m, 1h30m) in all, counted across
+    /// resumes like --steps, writing a resumable checkpoint and the model. On --resume, any of
+    /// --steps, --epochs, --max-time replaces the run's stopping rules; none keeps them
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_time: Option<std::time::Duration>,
     /// Seed of the initial weights and of dropout
@@ -161,18 +163,29 @@ pub struct TrainArgs {
     /// (0: only when interrupted or out of --max-time)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub checkpoint_every: u64,
-    /// Where checkpoints go, named by step and validation loss
-    #[arg(long, default_value = "checkpoints", value_name = "DIR")]
-    pub checkpoint_dir: PathBuf,
+    /// Where checkpoints go, named by step and validation loss [default: RUN_DIR/checkpoints,
+    /// or NAME.checkpoints beside an --out NAME.safetensors given without --run-dir]
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// Keep the last K checkpoints (plus the best by validation loss)
     #[arg(long, default_value_t = 3, value_name = "K")]
     pub keep: usize,
     /// No progress bar, progress lines or samples
     #[arg(long, short)]
     pub quiet: bool,
+    /// The new run's directory: its model and checkpoints go there unless --out and
+    /// --checkpoint-dir say otherwise [default: runs/N, the next free number, unless --out is
+    /// given; runs/latest points at the newest]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub run_dir: Option<PathBuf>,
+    /// Replace an existing file at an output you name (--out, --metrics, or the model in a
+    /// --run-dir you name); without it that is refused, so no run destroys another's files
+    #[arg(long)]
+    pub overwrite: bool,
     /// Where to save the trained model (safetensors, written atomically)
-    #[arg(long, default_value = "model.safetensors", value_name = "FILE")]
-    pub out: PathBuf,
+    /// [default: RUN_DIR/model.safetensors]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Write one JSON object per step (step, loss, smooth_loss, lr, ...) to this file
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,

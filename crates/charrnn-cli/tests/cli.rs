@@ -103,7 +103,9 @@ fn train_prints_progress_samples_and_metrics() {
         assert_eq!(r["step"].as_u64(), Some(i as u64));
         assert!(r["loss"].as_f64().unwrap() > 0.0 && r["smooth_loss"].as_f64().unwrap() > 0.0);
     }
-    assert!(f.path("model.safetensors").exists());
+    // A new run writes into its own directory, runs/N, and runs/latest points at it.
+    assert!(f.path("runs/1/model.safetensors").exists());
+    assert!(f.path("runs/latest/model.safetensors").exists());
 }
 
 #[test]
@@ -328,6 +330,7 @@ fn failed_run_leaves_the_previous_out_file_intact() {
     let before = std::fs::read(&m).unwrap();
     // Unknown characters for the model: the run fails before training.
     std::fs::write(f.path("other.txt"), "ZZZZ QQQQ ".repeat(50)).unwrap();
+    std::fs::write(f.path("prev.safetensors"), &before).unwrap();
     let o = f.run(&[
         "train",
         "--data",
@@ -335,9 +338,23 @@ fn failed_run_leaves_the_previous_out_file_intact() {
         "--init-from",
         "model.safetensors",
         "--out",
-        "model.safetensors",
+        "prev.safetensors",
+        "--overwrite",
     ]);
     assert_bad(&o, &["'Z'"]);
+    assert_eq!(std::fs::read(f.path("prev.safetensors")).unwrap(), before);
+    assert_eq!(std::fs::read(&m).unwrap(), before);
+    // Writing over the model it starts from is refused before anything is done.
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--init-from",
+        "model.safetensors",
+        "--out",
+        "model.safetensors",
+    ]);
+    assert_bad(&o, &["--out model.safetensors", "same file as --init-from"]);
     assert_eq!(std::fs::read(&m).unwrap(), before);
     // No temp files are left behind by the successful saves either.
     let names: Vec<String> = std::fs::read_dir(f.dir.path())
@@ -447,6 +464,7 @@ fn every_cell_and_depth_trains_validates_samples_and_scores() {
             "0",
             "--out",
             "again.safetensors",
+            "--overwrite",
         ]);
         assert!(again.status.success(), "{}", stderr(&again));
         assert!(

@@ -39,7 +39,13 @@ fn train(dir: &Path, seed: u64) -> Command {
             "--sample-len",
             "1",
         ])
-        .args(["--threads", "1", "--out", "model.safetensors"])
+        .args([
+            "--threads",
+            "1",
+            "--out",
+            "model.safetensors",
+            "--overwrite",
+        ])
         .args(["--seed", &seed.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());

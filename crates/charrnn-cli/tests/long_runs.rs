@@ -152,9 +152,10 @@ fn resume_through_the_binary_repeats_the_run_exactly() {
             "17",
         ]);
         f.ok(&half);
-        let ckpts = f.checkpoints("checkpoints");
+        // Beside --out b.safetensors (no run directory): b.checkpoints.
+        let ckpts = f.checkpoints("b.checkpoints");
         assert_eq!(ckpts.len(), 1, "{ckpts:?}");
-        let ck = format!("checkpoints/{}", ckpts[0]);
+        let ck = format!("b.checkpoints/{}", ckpts[0]);
         // --resume alone takes the rest from the file; --steps is the total.
         f.ok(&["train", "--resume", &ck, "--steps", "40", "-q"]);
         let (a, b) = (rows(&f.path("a.jsonl")), rows(&f.path("b.jsonl")));
@@ -229,15 +230,15 @@ fn rotation_keeps_the_last_k_and_the_best() {
     ]);
     f.ok(&args);
     let m = rows(&f.path("m.jsonl"));
-    assert_eq!(f.checkpoints("checkpoints"), expected_kept(&m, 2));
-    let last = f.checkpoints("checkpoints").pop().unwrap();
+    assert_eq!(f.checkpoints("runs/1/checkpoints"), expected_kept(&m, 2));
+    let last = f.checkpoints("runs/1/checkpoints").pop().unwrap();
     assert!(last.starts_with("ckpt-step00000024-val"), "{last}");
     // A far too high learning rate from here on makes every later checkpoint worse: the best
     // stays, beside the last two.
     f.ok(&[
         "train",
         "--resume",
-        &format!("checkpoints/{last}"),
+        &format!("runs/1/checkpoints/{last}"),
         "--steps",
         "36",
         "--lr",
@@ -251,34 +252,127 @@ fn rotation_keeps_the_last_k_and_the_best() {
         12,
         "one validation per checkpoint"
     );
-    let names = f.checkpoints("checkpoints");
+    let names = f.checkpoints("runs/1/checkpoints");
     assert_eq!(names, expected_kept(&m, 2));
     assert_eq!(names.len(), 3, "K = 2 plus an earlier best: {names:?}");
     assert!(names[1].starts_with("ckpt-step00000033-val"), "{names:?}");
     assert!(names[2].starts_with("ckpt-step00000036-val"), "{names:?}");
     for n in &names {
-        charrnn::resume::load::<f32>(&f.path(&format!("checkpoints/{n}"))).unwrap();
+        charrnn::resume::load::<f32>(&f.path(&format!("runs/1/checkpoints/{n}"))).unwrap();
     }
 }
 
+/// Issue 13: runs never overwrite each other. A second run gets its own directory; an output
+/// named explicitly that holds another run's file is refused, naming --overwrite; and a
+/// checkpoint directory named explicitly that holds another run's checkpoints is refused.
 #[test]
-fn a_new_run_refuses_a_directory_with_another_runs_checkpoints() {
+fn a_new_run_gets_its_own_directory_and_never_takes_another_runs_files() {
     let f = Fixture::new();
     f.ok(&with(&["--steps", "4", "--checkpoint-every", "2"]));
-    let o = f.run(&with(&["--steps", "4", "--checkpoint-every", "2"]));
-    assert_eq!(o.status.code(), Some(2));
+    let first = std::fs::read(f.path("runs/1/model.safetensors")).unwrap();
+    f.ok(&with(&["--steps", "6", "--checkpoint-every", "2"]));
+    assert_eq!(
+        std::fs::read(f.path("runs/1/model.safetensors")).unwrap(),
+        first
+    );
+    assert_eq!(f.checkpoints("runs/1/checkpoints").len(), 2);
+    assert!(f.path("runs/2/model.safetensors").exists());
+    assert!(f
+        .path("runs/2/checkpoints/ckpt-step00000006.safetensors")
+        .exists());
+    assert!(f.path("runs/latest/model.safetensors").exists());
+    assert_eq!(
+        std::fs::read_link(f.path("runs/latest")).unwrap(),
+        Path::new("2")
+    );
+    // An output named explicitly that exists: refused unless --overwrite.
+    f.ok(&with(&[
+        "--steps",
+        "2",
+        "--out",
+        "mine.safetensors",
+        "--metrics",
+        "m.jsonl",
+    ]));
+    let (model, metrics) = (
+        std::fs::read(f.path("mine.safetensors")).unwrap(),
+        std::fs::read(f.path("m.jsonl")).unwrap(),
+    );
+    let o = f.run(&with(&["--steps", "3", "--out", "mine.safetensors"]));
+    assert_bad(&o, &["mine.safetensors already exists", "--overwrite"]);
+    let o = f.run(&with(&["--steps", "3", "--metrics", "m.jsonl"]));
+    assert_bad(&o, &["m.jsonl already exists", "--overwrite"]);
+    assert_eq!(std::fs::read(f.path("mine.safetensors")).unwrap(), model);
+    assert_eq!(std::fs::read(f.path("m.jsonl")).unwrap(), metrics);
+    f.ok(&with(&[
+        "--steps",
+        "3",
+        "--out",
+        "mine.safetensors",
+        "--overwrite",
+    ]));
+    assert_ne!(std::fs::read(f.path("mine.safetensors")).unwrap(), model);
+    // A checkpoint directory named explicitly that holds another run's checkpoints.
+    let o = f.run(&with(&[
+        "--steps",
+        "4",
+        "--checkpoint-dir",
+        "runs/1/checkpoints",
+    ]));
     let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2));
     assert!(
-        err.contains("--resume checkpoints/ckpt-step00000004") && err.contains("--checkpoint-dir"),
+        err.contains("--resume runs/1/checkpoints/ckpt-step00000004")
+            && err.contains("--checkpoint-dir"),
         "{err}"
     );
+}
+
+/// Issue 13: an output is never the same file as an input, or as another output, also
+/// through a link.
+#[test]
+fn outputs_never_clobber_inputs() {
+    let f = Fixture::new();
+    let corpus_before = std::fs::read(f.path("corpus.txt")).unwrap();
+    std::os::unix::fs::symlink("corpus.txt", f.path("link.txt")).unwrap();
+    for (flag, path) in [
+        ("--out", "corpus.txt"),
+        ("--metrics", "corpus.txt"),
+        ("--out", "link.txt"),
+        ("--metrics", "./link.txt"),
+    ] {
+        let o = f.run(&with(&["--steps", "2", flag, path, "--overwrite"]));
+        assert_bad(&o, &[flag, "same file as --data"]);
+    }
+    let o = f.run(&with(&[
+        "--steps",
+        "2",
+        "--out",
+        "x.safetensors",
+        "--metrics",
+        "sub/../x.safetensors",
+    ]));
+    assert_eq!(o.status.code(), Some(2));
+    f.ok(&with(&["--steps", "2", "--out", "x.safetensors"]));
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--init-from",
+        "x.safetensors",
+        "--metrics",
+        "x.safetensors",
+    ]);
+    assert_bad(&o, &["--metrics x.safetensors", "same file as --init-from"]);
+    assert_eq!(std::fs::read(f.path("corpus.txt")).unwrap(), corpus_before);
+    charrnn::checkpoint::load::<f32>(&f.path("x.safetensors")).unwrap();
 }
 
 #[test]
 fn resume_refuses_changed_settings_and_another_text() {
     let f = Fixture::new();
     f.ok(&with(&["--steps", "4", "--checkpoint-every", "4"]));
-    let ck = "checkpoints/ckpt-step00000004.safetensors";
+    let ck = "runs/1/checkpoints/ckpt-step00000004.safetensors";
     // The same value is fine, another is named.
     f.ok(&[
         "train", "--resume", ck, "--steps", "6", "--hidden", "10", "--batch", "3", "-q",
@@ -302,8 +396,26 @@ fn resume_refuses_changed_settings_and_another_text() {
     ]);
     assert!(stderr(&o).contains("is not the text"), "{}", stderr(&o));
     // A plain model file is not resumable, and says what to do instead.
-    let o = f.run(&["train", "--resume", "model.safetensors"]);
+    let o = f.run(&["train", "--resume", "runs/1/model.safetensors"]);
     assert!(stderr(&o).contains("--init-from"), "{}", stderr(&o));
+    // Issue 13: resuming to no more steps than done is an error naming the checkpoint's
+    // step, and writes nothing.
+    let model = std::fs::read(f.path("runs/1/model.safetensors")).unwrap();
+    for steps in ["4", "3"] {
+        let o = f.run(&["train", "--resume", ck, "--steps", steps]);
+        assert_bad(
+            &o,
+            &[
+                "is at step 4",
+                &format!("--steps {steps}"),
+                "larger --steps",
+            ],
+        );
+    }
+    assert_eq!(
+        std::fs::read(f.path("runs/1/model.safetensors")).unwrap(),
+        model
+    );
 }
 
 #[test]
@@ -352,7 +464,7 @@ fn sigint_or_sigterm(signal: libc::c_int) {
     let target = (step + 5).to_string();
     let o = f.ok(&["train", "--resume", &ck, "--steps", &target, "-q"]);
     assert!(stdout(&o).is_empty(), "quiet: {}", stdout(&o));
-    let ck = charrnn::checkpoint::load::<f32>(&f.path("model.safetensors")).unwrap();
+    let ck = charrnn::checkpoint::load::<f32>(&f.path("runs/1/model.safetensors")).unwrap();
     assert_eq!(ck.meta["steps"], target);
     assert_eq!(rows(&f.path("m.jsonl")).len() as u64, step + 5);
 }
@@ -390,10 +502,10 @@ fn a_second_sigint_exits_at_once_and_damages_nothing() {
     let status = child.wait().unwrap();
     reader.join().unwrap();
     assert_eq!(status.code(), Some(130));
-    let names = f.checkpoints("checkpoints");
+    let names = f.checkpoints("runs/1/checkpoints");
     assert!(!names.is_empty());
     for n in names {
-        charrnn::resume::load::<f32>(&f.path(&format!("checkpoints/{n}"))).unwrap();
+        charrnn::resume::load::<f32>(&f.path(&format!("runs/1/checkpoints/{n}"))).unwrap();
     }
 }
 
@@ -422,6 +534,8 @@ fn sigkill_during_saves_leaves_every_checkpoint_loadable() {
         "1",
         "--keep",
         "2",
+        "--run-dir",
+        "r",
     ];
     for delay_ms in [0, 7, 23, 41] {
         let (mut child, reader) = spawn_until(&f, &args, "iter 2,");
@@ -429,13 +543,13 @@ fn sigkill_during_saves_leaves_every_checkpoint_loadable() {
         child.kill().unwrap(); // SIGKILL: no handler runs.
         child.wait().unwrap();
         reader.join().unwrap();
-        let names = f.checkpoints("checkpoints");
+        let names = f.checkpoints("r/checkpoints");
         assert!(!names.is_empty());
         for n in &names {
-            charrnn::resume::load::<f32>(&f.path(&format!("checkpoints/{n}")))
+            charrnn::resume::load::<f32>(&f.path(&format!("r/checkpoints/{n}")))
                 .unwrap_or_else(|e| panic!("{n} after a kill at +{delay_ms} ms: {e}"));
         }
-        std::fs::remove_dir_all(f.path("checkpoints")).unwrap();
+        std::fs::remove_dir_all(f.path("r")).unwrap();
     }
 }
 
@@ -464,7 +578,7 @@ fn a_diverging_run_stops_and_names_the_last_good_checkpoint() {
         .and_then(|s| s.split(',').next())
         .unwrap_or_else(|| panic!("no checkpoint named: {err}"));
     charrnn::resume::load::<f32>(&f.path(named)).unwrap();
-    assert!(!f.path("model.safetensors").exists());
+    assert!(!f.path("runs/1/model.safetensors").exists());
 }
 
 #[test]
@@ -492,9 +606,76 @@ fn epochs_and_max_time_stop_the_run() {
     assert!(t.elapsed() < Duration::from_secs(30));
     let out = stdout(&o);
     assert!(out.contains("--max-time 1s reached"), "{out}");
-    let ck = resume_path(&out);
-    charrnn::resume::load::<f32>(&f.path(&ck)).unwrap();
-    assert!(f.path("model.safetensors").exists());
+    let hint = longer_hint(&out);
+    assert!(hint.ends_with("--max-time 2s"), "{hint}");
+    let ck = hint.split(' ').nth(3).unwrap().to_string();
+    let first = charrnn::resume::load::<f32>(&f.path(&ck))
+        .unwrap()
+        .state
+        .step;
+    assert!(f.path("runs/2/model.safetensors").exists());
+    // Issue 13: the budget is the run's, across resumes. Resumed as it was, it is spent.
+    let o = f.run(&["train", "--resume", &ck]);
+    assert_bad(&o, &["budget of 1 s", "is spent", "larger --max-time"]);
+    // The printed command trains about one second more, and stops by the budget again.
+    let t = Instant::now();
+    let args: Vec<&str> = hint.split(' ').skip(1).collect();
+    let o = f.ok(&args);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    let out = stdout(&o);
+    assert!(out.contains("--max-time 2s reached"), "{out}");
+    let ck2 = longer_hint(&out).split(' ').nth(3).unwrap().to_string();
+    let second = charrnn::resume::load::<f32>(&f.path(&ck2))
+        .unwrap()
+        .state
+        .step;
+    assert!(second > first, "{first} -> {second}");
+}
+
+/// Issue 13: a time-limited run stopped early (Ctrl-C) and resumed with the printed command
+/// keeps its time budget: it stops by it, not never.
+#[test]
+fn a_resumed_time_limited_run_stops_by_its_budget() {
+    let f = Fixture::new();
+    let args = [
+        "train",
+        "--data",
+        "corpus.txt",
+        "--max-time",
+        "3s",
+        "--print-every",
+        "50",
+        "--sample-every",
+        "0",
+    ];
+    let (mut child, reader) = spawn_until(&f, &args, "iter 50,");
+    send(&child, libc::SIGINT);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    let ck = resume_path(&err);
+    let t = Instant::now();
+    let o = f.ok(&["train", "--resume", &ck, "--sample-every", "0"]);
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(
+        stdout(&o).contains("--max-time 3s reached"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// The command after "to train longer: ".
+fn longer_hint(text: &str) -> String {
+    let at = text
+        .find("to train longer: ")
+        .unwrap_or_else(|| panic!("no hint in {text:?}"));
+    let line = text[at + "to train longer: ".len()..]
+        .lines()
+        .next()
+        .unwrap();
+    line.split(" (").next().unwrap().to_string()
 }
 
 #[test]

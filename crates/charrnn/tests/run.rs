@@ -18,9 +18,10 @@ fn text() -> Text {
     }
 }
 
-/// A small run writing into `dir`.
+/// A small run writing into `dir` (runs after the first replace its model file).
 fn base(dir: &Path) -> RunConfig {
     RunConfig {
+        overwrite: Some(true),
         text: Some(text()),
         seq_len: Some(8),
         batch: Some(3),

@@ -115,7 +115,7 @@ impl Report {
         });
         let eta_time = info
             .max_time
-            .map(|m| m.saturating_sub(Duration::from_secs_f64(r.secs)));
+            .map(|m| m.saturating_sub(Duration::from_secs_f64(r.elapsed)));
         let shown = self
             .recent
             .map_or(r.nats_per_char, |x| 0.95 * x + 0.05 * r.nats_per_char);
@@ -138,23 +138,25 @@ impl Report {
         let Some(path) = checkpoint.filter(|_| stop != Stop::Done) else {
             return;
         };
-        let why = match stop {
-            Stop::Interrupted => "interrupted".to_string(),
-            _ => format!(
-                "--max-time {} reached",
-                humantime::format_duration(
-                    self.info
-                        .as_ref()
-                        .and_then(|i| i.max_time)
-                        .unwrap_or_default()
+        let budget = self.info.as_ref().and_then(|i| i.max_time);
+        let line = match (stop, budget) {
+            (Stop::OutOfTime, Some(m)) => {
+                // The budget counts across resumes: continuing needs a larger one.
+                let more = Duration::from_secs(2 * m.as_secs().max(1));
+                format!(
+                    "--max-time {} reached at step {step}: saved {}\nto train longer: charrnn train --resume {} --max-time {} (the time counts across resumes)",
+                    humantime::format_duration(m),
+                    path.display(),
+                    path.display(),
+                    humantime::format_duration(more)
                 )
+            }
+            _ => format!(
+                "interrupted at step {step}: saved {}\nresume with: charrnn train --resume {}",
+                path.display(),
+                path.display()
             ),
         };
-        let line = format!(
-            "{why} at step {step}: saved {}\nresume with: charrnn train --resume {}",
-            path.display(),
-            path.display()
-        );
         if stop == Stop::Interrupted {
             eprintln!("{line}");
         } else {

@@ -136,11 +136,13 @@ pub struct RunConfig {
     pub threads: Option<usize>,
 
     /// Stop after this many steps in all (also when resuming) [default: 50000, unless
-    /// `epochs` or `max_time` is given]. On a resume, `steps` or `epochs` replaces both.
+    /// `epochs` or `max_time` is given].
     pub steps: Option<u64>,
     /// Stop after this many passes over the text.
     pub epochs: Option<u64>,
-    /// Stop after this much time in this session, writing a resumable checkpoint.
+    /// Stop after this much training time in all, counted across resumes like `steps`,
+    /// writing a resumable checkpoint and the model. On a resume, any of `steps`, `epochs` and
+    /// `max_time` given replaces all three; none given keeps the saved ones.
     pub max_time: Option<Duration>,
 
     /// Hold out this last fraction of the text for validation [default: 0].
@@ -148,11 +150,19 @@ pub struct RunConfig {
     /// Score the validation text every N steps (and at the end) [default: 2000].
     pub eval_every: Option<u64>,
 
-    /// Where the trained model goes [default: model.safetensors].
+    /// The directory of a new run: its model and checkpoints go there unless `out` and
+    /// `checkpoint_dir` say otherwise [default: `runs/N`, the next free number, unless `out`
+    /// is given; see [`super::place`]].
+    pub run_dir: Option<PathBuf>,
+    /// Replace an existing file at an output named explicitly (`out`, `metrics`, or the model
+    /// in a `run_dir` named explicitly), which is otherwise refused [default: false].
+    pub overwrite: Option<bool>,
+    /// Where the trained model goes [default: RUN_DIR/model.safetensors].
     pub out: Option<PathBuf>,
-    /// Write one JSON object per step here ([`crate::metrics`]).
+    /// Write one JSON object per step here ([`super::metrics`]).
     pub metrics: Option<PathBuf>,
-    /// Where checkpoints go [default: checkpoints].
+    /// Where checkpoints go [default: RUN_DIR/checkpoints, or beside an `out` given without a
+    /// run directory: `NAME.checkpoints` for `NAME.safetensors`].
     pub checkpoint_dir: Option<PathBuf>,
     /// Write a resumable checkpoint every N steps and at the end (0: only when stopped early)
     /// [default: 0].
@@ -184,7 +194,9 @@ pub(crate) mod defaults {
     pub const LR_DECAY_EVERY: u64 = 1000;
     pub const CLIP: f64 = 1.0;
     pub const EVAL_EVERY: u64 = 2000;
+    /// The model's file name in the run directory.
     pub const OUT: &str = "model.safetensors";
+    /// The checkpoint directory's name in the run directory.
     pub const CHECKPOINT_DIR: &str = "checkpoints";
     pub const KEEP: usize = 3;
     pub const PRINT_EVERY: u64 = 1000;
@@ -194,7 +206,8 @@ pub(crate) mod defaults {
 
 impl RunConfig {
     /// The values a new run takes for the fields left `None` that have a fixed default
-    /// (`steps` and `threads` depend on other settings and on the machine).
+    /// (`steps` and `threads` depend on other settings and on the machine, `out` and
+    /// `checkpoint_dir` on the run directory).
     pub fn defaults() -> Self {
         let o = OptimConfig::default();
         RunConfig {
@@ -224,8 +237,7 @@ impl RunConfig {
             clip_embedding: Some(false),
             val_frac: Some(0.0),
             eval_every: Some(defaults::EVAL_EVERY),
-            out: Some(defaults::OUT.into()),
-            checkpoint_dir: Some(defaults::CHECKPOINT_DIR.into()),
+            overwrite: Some(false),
             checkpoint_every: Some(0),
             keep: Some(defaults::KEEP),
             print_every: Some(defaults::PRINT_EVERY),

@@ -54,6 +54,7 @@ use crate::train::TrainConfig;
 pub mod checkpoints;
 mod config;
 pub mod metrics;
+pub mod place;
 mod record;
 mod session;
 mod setup;
@@ -107,6 +108,7 @@ pub struct RunInfo {
     pub total: Option<u64>,
     /// Steps done before this session (0 for a new run).
     pub start_step: u64,
+    /// The time budget, counted across resumes (`settings.elapsed` of it is spent).
     pub max_time: Option<Duration>,
     /// The run's settings (a resumed run's, with what was given now).
     pub settings: RunRecord,
@@ -258,5 +260,5 @@ fn run_typed<T: crate::Real>(
     stop: &dyn Fn() -> bool,
 ) -> Result<RunOutcome> {
     let setup = setup::Setup::<T>::new(config, sink)?;
-    session::Session::start(setup, config, dtype, sink)?.train(sink, stop)
+    session::Session::start(setup, dtype, sink)?.train(sink, stop)
 }

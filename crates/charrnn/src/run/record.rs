@@ -26,6 +26,10 @@ pub struct RunRecord {
     pub eval_every: u64,
     pub steps: Option<u64>,
     pub epochs: Option<u64>,
+    /// The time budget in seconds, counted across resumes (absent in checkpoints of older
+    /// builds, where it was the session's).
+    #[serde(default)]
+    pub max_time: Option<f64>,
     pub out: PathBuf,
     pub metrics: Option<PathBuf>,
     pub checkpoint_dir: PathBuf,
@@ -43,8 +47,21 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// A new run's settings.
-    pub(crate) fn fresh(c: &RunConfig) -> Self {
+    /// A new run's settings, its files in `run_dir` unless `c` places them (without a run
+    /// directory, checkpoints go beside the model: `NAME.checkpoints` for `NAME.safetensors`).
+    ///
+    /// # Panics
+    /// If `c` leaves `out` to a `run_dir` that is not given.
+    pub(crate) fn fresh(c: &RunConfig, run_dir: Option<&Path>) -> Self {
+        let out = c.out.clone().unwrap_or_else(|| {
+            run_dir
+                .expect("a run directory for the model")
+                .join(defaults::OUT)
+        });
+        let checkpoint_dir = c.checkpoint_dir.clone().unwrap_or_else(|| match run_dir {
+            Some(d) => d.join(defaults::CHECKPOINT_DIR),
+            None => out.with_extension("checkpoints"),
+        });
         RunRecord {
             data: c.data.clone(),
             keep_cr: c.keep_cr.unwrap_or(false),
@@ -54,12 +71,10 @@ impl RunRecord {
                 .steps
                 .or((c.epochs.is_none() && c.max_time.is_none()).then_some(defaults::STEPS)),
             epochs: c.epochs,
-            out: c.out.clone().unwrap_or_else(|| defaults::OUT.into()),
+            max_time: c.max_time.map(|d| d.as_secs_f64()),
+            out,
             metrics: c.metrics.clone(),
-            checkpoint_dir: c
-                .checkpoint_dir
-                .clone()
-                .unwrap_or_else(|| defaults::CHECKPOINT_DIR.into()),
+            checkpoint_dir,
             checkpoint_every: c.checkpoint_every.unwrap_or(0),
             keep: c.keep.unwrap_or(defaults::KEEP),
             print_every: c.print_every.unwrap_or(defaults::PRINT_EVERY),
@@ -79,10 +94,11 @@ impl RunRecord {
         if c.data.is_some() {
             rec.data = c.data.clone();
         }
-        if c.steps.is_some() || c.epochs.is_some() {
-            // New stopping rules replace the saved ones (`max_time` is this session's).
+        if c.steps.is_some() || c.epochs.is_some() || c.max_time.is_some() {
+            // New stopping rules replace the saved ones; none given keeps them.
             rec.steps = c.steps;
             rec.epochs = c.epochs;
+            rec.max_time = c.max_time.map(|d| d.as_secs_f64());
         }
         if c.metrics.is_some() {
             rec.metrics = c.metrics.clone();
@@ -203,7 +219,15 @@ mod tests {
     #[test]
     fn none_is_the_default_of_a_new_run() {
         let (none, defaults) = (RunConfig::default(), RunConfig::defaults());
-        assert_eq!(RunRecord::fresh(&none), RunRecord::fresh(&defaults));
+        let dir = Some(Path::new("runs/7"));
+        assert_eq!(
+            RunRecord::fresh(&none, dir),
+            RunRecord::fresh(&defaults, dir)
+        );
+        assert_eq!(
+            RunRecord::fresh(&none, dir).out,
+            Path::new("runs/7/model.safetensors")
+        );
         let t = |c: &RunConfig| {
             RunConfig {
                 threads: Some(1),
@@ -212,12 +236,12 @@ mod tests {
             .new_train_config()
         };
         assert_eq!(t(&none).unwrap(), t(&defaults).unwrap());
-        assert_eq!(RunRecord::fresh(&none).steps, Some(defaults::STEPS));
+        assert_eq!(RunRecord::fresh(&none, dir).steps, Some(defaults::STEPS));
     }
 
     #[test]
     fn a_resume_replaces_only_what_is_given() {
-        let saved = RunRecord::fresh(&RunConfig::defaults());
+        let saved = RunRecord::fresh(&RunConfig::defaults(), Some(Path::new("runs/1")));
         assert_eq!(saved.merged(&RunConfig::default()), saved);
         let c = RunConfig {
             epochs: Some(3),
@@ -227,5 +251,12 @@ mod tests {
         let m = saved.merged(&c);
         assert_eq!((m.steps, m.epochs, m.keep), (None, Some(3), 9));
         assert_eq!(m.out, saved.out);
+        // A time budget given alone replaces the saved steps; none given keeps the budget.
+        let timed = saved.merged(&RunConfig {
+            max_time: Some(std::time::Duration::from_secs(90)),
+            ..RunConfig::default()
+        });
+        assert_eq!((timed.steps, timed.max_time), (None, Some(90.0)));
+        assert_eq!(timed.merged(&RunConfig::default()).max_time, Some(90.0));
     }
 }

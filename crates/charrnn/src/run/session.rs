@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::checkpoints;
-use super::config::RunConfig;
 use super::record::{RunRecord, META_KEY};
 use super::setup::Setup;
 use super::{Dtype, Event, RunInfo, RunOutcome, Sink, StepRecord, Stop};
@@ -28,7 +27,6 @@ pub(super) struct Session<T> {
     rec: RunRecord,
     val_ids: Ids,
     total: Option<u64>,
-    max_time: Option<std::time::Duration>,
     metrics: Option<Metrics>,
     /// The run's hyperparameters as metadata (what plain model files always had).
     meta: BTreeMap<String, String>,
@@ -46,7 +44,7 @@ pub(super) struct Session<T> {
 
 impl<T: Real> Session<T> {
     /// Report the run set up ([`Event::Start`]) and open its metrics file.
-    pub fn start(s: Setup<T>, c: &RunConfig, dtype: Dtype, sink: &mut dyn Sink) -> Result<Self> {
+    pub fn start(s: Setup<T>, dtype: Dtype, sink: &mut dyn Sink) -> Result<Self> {
         let cfg = s.trainer.cfg.clone();
         let resumed_from = s.trainer.step;
         let info = RunInfo {
@@ -59,7 +57,7 @@ impl<T: Real> Session<T> {
             train: cfg.clone(),
             total: s.total,
             start_step: resumed_from,
-            max_time: c.max_time,
+            max_time: s.rec.max_time.map(Duration::from_secs_f64),
             settings: s.rec.clone(),
         };
         sink.event(&Event::Start(&info))?;
@@ -89,7 +87,6 @@ impl<T: Real> Session<T> {
             rec: s.rec,
             val_ids: s.val_ids,
             total: s.total,
-            max_time: c.max_time,
             metrics,
             meta,
             started: Instant::now(),
@@ -166,7 +163,11 @@ impl<T: Real> Session<T> {
             Some(Stop::Done)
         } else if stop() {
             Some(Stop::Interrupted)
-        } else if self.max_time.is_some_and(|m| self.started.elapsed() >= m) {
+        } else if self
+            .rec
+            .max_time
+            .is_some_and(|m| self.rec.elapsed + self.started.elapsed().as_secs_f64() >= m)
+        {
             Some(Stop::OutOfTime)
         } else {
             None

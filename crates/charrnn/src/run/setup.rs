@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::checkpoints;
 use super::config::{self, defaults, RunConfig};
+use super::place::{check_distinct, check_fresh, NewRunDir};
 use super::record::{check_resume, RunRecord};
 use super::{Event, Note, Sink};
 use crate::checkpoint;
@@ -54,10 +55,18 @@ impl<T: Real> Setup<T> {
             }
             None => None,
         };
+        // A new run's own directory, unless it places every file itself.
+        let run_dir = match (&resumed, &c.run_dir) {
+            (Some(_), _) => None,
+            (None, Some(dir)) => Some(NewRunDir::named(dir)?),
+            (None, None) if c.out.is_none() => Some(NewRunDir::next()?),
+            (None, None) => None,
+        };
         let mut rec = match &resumed {
             Some((_, _, saved)) => saved.merged(c),
-            None => RunRecord::fresh(c),
+            None => RunRecord::fresh(c, run_dir.as_ref().map(|d| d.path.as_path())),
         };
+        check_outputs(c, &rec, resumed.as_ref().map(|(_, _, saved)| saved))?;
         fsutil::check_target(&rec.out)?;
         let new_cfg = match resumed {
             None => Some(c.new_train_config()?),
@@ -156,6 +165,7 @@ impl<T: Real> Setup<T> {
         let (trainer, resumed) = match (resumed, model) {
             (Some((path, r)), _) => {
                 let t = resumed_trainer(c, sink, &path, r, streams, total)?;
+                check_left_to_do(&path, &t, &rec, total, wpe)?;
                 (t, Some(path))
             }
             (None, Some(model)) => {
@@ -175,6 +185,9 @@ impl<T: Real> Setup<T> {
             }
             (None, None) => unreachable!("a new run has a model"),
         };
+        if let Some(dir) = run_dir {
+            dir.keep();
+        }
         Ok(Setup {
             trainer,
             vocab,
@@ -187,6 +200,65 @@ impl<T: Real> Setup<T> {
             lock,
         })
     }
+}
+
+/// Refuse outputs that would destroy an input, each other, or (unless `overwrite`) a file
+/// that is not this run's own: an output named now that already exists.
+fn check_outputs(c: &RunConfig, rec: &RunRecord, saved: Option<&RunRecord>) -> Result<()> {
+    let inputs: Vec<(&str, &std::path::Path)> = [
+        ("data", rec.data.as_deref()),
+        ("resume", c.resume.as_deref()),
+        ("init_from", c.init_from.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| Some((f, p?)))
+    .collect();
+    let mut outputs = vec![("out", rec.out.as_path())];
+    outputs.extend(rec.metrics.as_deref().map(|m| ("metrics", m)));
+    check_distinct(&inputs, &outputs)?;
+    let overwrite = c.overwrite.unwrap_or(false);
+    // The model: named now (itself, or by naming its run directory), and not the run's own.
+    let named = c.out.is_some() || (saved.is_none() && c.run_dir.is_some());
+    if named && saved.is_none_or(|s| s.out != rec.out) {
+        check_fresh("out", &rec.out, overwrite)?;
+    }
+    if let Some(m) = c.metrics.as_deref() {
+        if saved.is_none_or(|s| s.metrics.as_deref() != Some(m)) {
+            check_fresh("metrics", m, overwrite)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuse to resume a run that its stopping rules have already ended: there would be nothing
+/// to train, and its model would be written again.
+fn check_left_to_do<T: Real>(
+    path: &std::path::Path,
+    t: &Trainer<T>,
+    rec: &RunRecord,
+    total: Option<u64>,
+    windows_per_epoch: u64,
+) -> Result<()> {
+    let done = t.step;
+    let at = format!("{} is at step {done}", path.display());
+    if let Some(s) = rec.steps.filter(|&s| s <= done) {
+        return Err(Error::config(format!(
+            "{at}: `steps` {s} (the total, counted across resumes) leaves nothing to train: give a larger `steps`"
+        )));
+    }
+    if let Some(e) = rec.epochs.filter(|_| total.is_some_and(|t| t <= done)) {
+        return Err(Error::config(format!(
+            "{at}: `epochs` {e} end at step {}, so nothing is left to train: give a larger `epochs`",
+            e * windows_per_epoch
+        )));
+    }
+    if let Some(m) = rec.max_time.filter(|&m| rec.elapsed >= m) {
+        return Err(Error::config(format!(
+            "{at}: its `max_time` budget of {m} s (the total, counted across resumes) is spent ({:.1} s trained): give a larger `max_time`",
+            rec.elapsed
+        )));
+    }
+    Ok(())
 }
 
 /// The trainer of a resumed run, with the `lr` and `threads` given now.
