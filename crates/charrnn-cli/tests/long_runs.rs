@@ -233,8 +233,9 @@ fn rotation_keeps_the_last_k_and_the_best() {
     assert_eq!(f.checkpoints("runs/1/checkpoints"), expected_kept(&m, 2));
     let last = f.checkpoints("runs/1/checkpoints").pop().unwrap();
     assert!(last.starts_with("ckpt-step00000024-val"), "{last}");
-    // A far too high learning rate from here on makes every later checkpoint worse: the best
-    // stays, beside the last two.
+    // A far too high learning rate from here on makes every later checkpoint worse (though
+    // not so much that the divergence guard stops the run): the best stays, beside the last
+    // two.
     f.ok(&[
         "train",
         "--resume",
@@ -242,7 +243,7 @@ fn rotation_keeps_the_last_k_and_the_best() {
         "--steps",
         "36",
         "--lr",
-        "30",
+        "10",
         "-q",
     ]);
     let m = rows(&f.path("m.jsonl"));
@@ -556,20 +557,23 @@ fn sigkill_during_saves_leaves_every_checkpoint_loadable() {
 #[test]
 fn a_diverging_run_stops_and_names_the_last_good_checkpoint() {
     let f = Fixture::new();
-    let o = f.run(&with(&[
+    f.ok(&with(&["--steps", "3", "--checkpoint-every", "1"]));
+    let good = "runs/1/checkpoints/ckpt-step00000003.safetensors";
+    let o = f.run(&[
+        "train",
+        "--resume",
+        good,
         "--steps",
         "50",
         "--lr",
         "1e38",
-        "--clip",
-        "0",
-        "--checkpoint-every",
-        "1",
-    ]));
+        "--out",
+        "diverged.safetensors",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
-        err.contains("training diverged at step") && err.contains("NaN"),
+        err.contains("training diverged at step 3") && err.contains("--lr 1e38"),
         "{err}"
     );
     let named = err
@@ -577,8 +581,33 @@ fn a_diverging_run_stops_and_names_the_last_good_checkpoint() {
         .nth(1)
         .and_then(|s| s.split(',').next())
         .unwrap_or_else(|| panic!("no checkpoint named: {err}"));
+    assert_eq!(named, good);
     charrnn::resume::load::<f32>(&f.path(named)).unwrap();
-    assert!(!f.path("runs/1/model.safetensors").exists());
+    assert!(!f.path("diverged.safetensors").exists());
+}
+
+/// Issue 13: absurd settings that stay finite (plain SGD at 1e30, no clipping) stop at once
+/// with the cause named, exit 2, and write no model.
+#[test]
+fn absurd_settings_stop_with_the_cause_named() {
+    let f = Fixture::new();
+    let o = f.run(&with(&[
+        "--optim",
+        "sgd",
+        "--lr",
+        "1e30",
+        "--clip",
+        "0",
+        "--steps",
+        "100",
+        "--out",
+        "m.safetensors",
+    ]));
+    assert_bad(
+        &o,
+        &["training diverged at step 0", "--lr 1e30", "--clip 0"],
+    );
+    assert!(!f.path("m.safetensors").exists());
 }
 
 #[test]

@@ -195,6 +195,14 @@ pub fn useful_threads(config: &ModelConfig, seq_len: usize, batch: usize, thread
     threads.min(batch).min(by_work).max(1)
 }
 
+/// A guarded step stops a run whose loss per character exceeds this many times that of a
+/// uniform guess (`ln V`, at least 1): no run that is learning gets there.
+pub const EXPLODING_LOSS: f64 = 10.0;
+
+/// A guarded step stops a run with a weight beyond this magnitude: trained weights are of
+/// order 1 to 10; this is an update gone wild, even while everything is finite.
+pub const EXPLODING_WEIGHT: f64 = 1e6;
+
 /// A model, its optimizer and its place in the data.
 pub struct Trainer<T> {
     pub model: Model<T>,
@@ -298,10 +306,11 @@ impl<T: Real> Trainer<T> {
             .expect("an unguarded step always succeeds")
     }
 
-    /// Train on the next window, unless its loss or gradient is NaN or infinite: then the
-    /// weights, the optimizer, the smoothed loss and the step count are left as they were and
-    /// [`Error::Diverged`] is returned. It is returned too when a finite gradient makes a weight
-    /// overflow; the weights are then damaged. Either way the data position and the carried
+    /// Train on the next window, unless its loss or gradient is NaN or infinite, or its loss
+    /// per character is over [`EXPLODING_LOSS`] times a uniform guess's: then the weights, the
+    /// optimizer, the smoothed loss and the step count are left as they were and
+    /// [`Error::Diverged`] is returned, naming the cause. It is returned too when the update
+    /// makes a weight overflow or exceed [`EXPLODING_WEIGHT`]; the weights are then damaged. Either way the data position and the carried
     /// state have moved on, so a diverged trainer should be dropped and the run resumed from a
     /// checkpoint (written after a step that succeeded, so its weights are all finite).
     pub fn try_train_step(&mut self) -> Result<StepStats> {
@@ -338,7 +347,20 @@ impl<T: Real> Trainer<T> {
             };
             return Err(Error::Diverged {
                 step: self.step,
-                what,
+                what: self.with_cause(what),
+            });
+        }
+        // Finite but exploding: far worse than guessing every character uniformly.
+        let uniform = (self.model.config().vocab as f64).ln().max(1.0);
+        let per_char = loss / (self.cfg.seq_len * self.cfg.batch) as f64;
+        if guard && per_char > EXPLODING_LOSS * uniform {
+            let what = format!(
+                "the loss reached {per_char:.3e} nats per character, over {EXPLODING_LOSS} times \
+                 the {uniform:.2} of guessing uniformly"
+            );
+            return Err(Error::Diverged {
+                step: self.step,
+                what: self.with_cause(what),
             });
         }
         if w.reset {
@@ -352,8 +374,26 @@ impl<T: Real> Trainer<T> {
         if guard && self.model.w.iter().map(|&x| x * T::zero()).sum::<T>() != T::zero() {
             return Err(Error::Diverged {
                 step: self.step,
-                what: "the update made a weight infinite or NaN".into(),
+                what: self.with_cause("the update made a weight infinite or NaN".into()),
             });
+        }
+        if guard {
+            let limit = T::of(EXPLODING_WEIGHT);
+            let top = self
+                .model
+                .w
+                .iter()
+                .fold(T::zero(), |m, &x| if x.abs() > m { x.abs() } else { m });
+            if top > limit {
+                let what = format!(
+                    "the update made a weight {:.3e}, beyond any trained model's ({EXPLODING_WEIGHT:e})",
+                    top.f64()
+                );
+                return Err(Error::Diverged {
+                    step: self.step,
+                    what: self.with_cause(what),
+                });
+            }
         }
         let stats = StepStats {
             step: self.step,
@@ -365,6 +405,24 @@ impl<T: Real> Trainer<T> {
         };
         self.step += 1;
         Ok(stats)
+    }
+
+    /// `what` went wrong, with what in the settings most likely caused it.
+    fn with_cause(&self, what: String) -> String {
+        let c = &self.cfg;
+        let clip = match c.clip.value {
+            None => ", with no gradient clipping (`clip` 0)",
+            Some(_) => "",
+        };
+        let lr = if c.lr >= 1e6 || c.lr < 1e-4 {
+            format!("{:e}", c.lr)
+        } else {
+            c.lr.to_string()
+        };
+        format!(
+            "{what}: the steps are too large (`lr` {lr} with `optim` {}{clip})",
+            c.optim.kind.name()
+        )
     }
 
     /// Everything needed to continue this run exactly (with the model's weights and the

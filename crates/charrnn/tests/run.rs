@@ -327,23 +327,104 @@ fn checkpoints_every_n_keep_the_last_k_and_the_best() {
 #[test]
 fn a_diverging_run_names_its_last_checkpoint_and_writes_no_model() {
     let dir = tempfile::tempdir().unwrap();
-    let config = RunConfig {
-        steps: Some(50),
-        lr: Some(1e38),
-        clip: Some(0.0),
+    // Three good steps, checkpointed; then a learning rate that blows the weights up.
+    let good = RunConfig {
+        steps: Some(3),
         checkpoint_every: Some(1),
         ..base(dir.path())
+    };
+    let (r, _) = go(&good, None);
+    let ck = r.unwrap().checkpoint.expect("checkpointed");
+    let config = RunConfig {
+        resume: Some(ck.clone()),
+        text: Some(text()),
+        steps: Some(50),
+        lr: Some(1e38),
+        out: Some(dir.path().join("diverged.safetensors")),
+        ..RunConfig::default()
     };
     let (r, _) = go(&config, None);
     match r.unwrap_err() {
         Error::RunDiverged {
+            step,
+            what,
             last_checkpoint,
             out,
-            ..
         } => {
-            let last = last_checkpoint.expect("checkpointed every step");
-            charrnn::resume::load::<f32>(&last).unwrap();
+            assert_eq!(step, 3);
+            assert!(what.contains("`lr` 1e38"), "{what}");
+            assert_eq!(last_checkpoint.as_deref(), Some(ck.as_path()));
+            charrnn::resume::load::<f32>(&ck).unwrap();
             assert!(!out.exists());
+        }
+        e => panic!("{e}"),
+    }
+}
+
+/// Issue 13: finite but exploding runs stop too, naming the cause: a loss far above a uniform
+/// guess's, or a weight far beyond any trained model's.
+#[test]
+fn the_guard_stops_finite_explosions() {
+    use charrnn::data::Streams;
+    use charrnn::model::ModelConfig;
+    use charrnn::train::{init_model, TrainConfig, Trainer, EXPLODING_LOSS};
+    let vocab = charrnn::Vocab::from_text(&text().content);
+    let ids = vocab.encode(&text().content).unwrap();
+    let config = ModelConfig {
+        cell: CellKind::GRU,
+        vocab: vocab.len(),
+        emb: 4,
+        hidden: 8,
+        layers: 1,
+    };
+    let cfg = TrainConfig {
+        seq_len: 8,
+        batch: 2,
+        ..Default::default()
+    };
+    // An output bias that makes the model sure of one character: a finite loss of hundreds
+    // of nats per character.
+    let mut model = init_model::<f32>(config, 0.1, 1).unwrap();
+    let b = model.layout.out_b.start;
+    model.w[b] = 1000.0;
+    let streams = Streams::new(ids.clone(), 8, 2).unwrap();
+    let mut t = Trainer::new(model, streams, cfg.clone()).unwrap();
+    let before = t.model.w.clone();
+    match t.try_train_step().unwrap_err() {
+        Error::Diverged { step: 0, what } => {
+            assert!(what.contains("nats per character"), "{what}");
+            assert!(what.contains(&format!("{EXPLODING_LOSS} times")), "{what}");
+            assert!(what.contains("`lr` 0.02"), "{what}");
+        }
+        e => panic!("{e}"),
+    }
+    assert_eq!(t.model.w, before, "nothing applied");
+    // Plain SGD at a learning rate of 1e30 without clipping: finite weights of 1e29 and more.
+    let cfg = TrainConfig {
+        lr: 1e30,
+        clip: charrnn::optim::Clip {
+            value: None,
+            ..Default::default()
+        },
+        optim: charrnn::optim::OptimConfig {
+            kind: charrnn::optim::OptimKind::Sgd,
+            ..Default::default()
+        },
+        ..cfg
+    };
+    let model = init_model::<f32>(config, 0.1, 1).unwrap();
+    let streams = Streams::new(ids, 8, 2).unwrap();
+    let mut t = Trainer::new(model, streams, cfg).unwrap();
+    match t.try_train_step().unwrap_err() {
+        Error::Diverged { what, .. } => {
+            assert!(
+                what.contains("made a weight") && what.contains("beyond"),
+                "{what}"
+            );
+            assert!(
+                what.contains("`lr` 1e30") && what.contains("`clip` 0"),
+                "{what}"
+            );
         }
         e => panic!("{e}"),
     }
