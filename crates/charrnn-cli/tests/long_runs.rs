@@ -610,6 +610,32 @@ fn absurd_settings_stop_with_the_cause_named() {
     assert!(!f.path("m.safetensors").exists());
 }
 
+/// Issue 13: a model too big for the machine's memory is refused before anything is
+/// allocated, saying how much it needs; no run directory is left behind.
+#[test]
+fn a_model_too_big_for_memory_says_how_much_it_needs() {
+    let f = Fixture::new();
+    let o = f.run(&[
+        "train",
+        "--data",
+        "corpus.txt",
+        "--hidden",
+        "100000",
+        "--steps",
+        "3",
+    ]);
+    assert_bad(
+        &o,
+        &[
+            "needs about",
+            "GB of memory",
+            "--hidden 100000",
+            "make it smaller",
+        ],
+    );
+    assert!(!f.path("runs/1").exists());
+}
+
 #[test]
 fn epochs_and_max_time_stop_the_run() {
     let f = Fixture::new();

@@ -29,6 +29,7 @@ pub mod fsutil;
 pub mod inspect;
 pub mod kernels;
 pub mod loss;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod resume;

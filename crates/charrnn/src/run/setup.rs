@@ -15,10 +15,11 @@ use crate::data::Streams;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, DirLock};
 use crate::kernels::Real;
+use crate::memory;
 use crate::model::{CellKind, Model, ModelConfig};
 use crate::optim::Schedule;
 use crate::resume::{self, Resumable};
-use crate::train::{self, init_model, Trainer};
+use crate::train::{self, init_model, TrainConfig, Trainer};
 use crate::vocab::{describe_chars, CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
 
 /// A run ready for its first step.
@@ -124,7 +125,8 @@ impl<T: Real> Setup<T> {
         let (model, vocab, resumed) = match resumed {
             Some((path, r, _)) => (None, r.checkpoint.vocab.clone(), Some((path, r))),
             None => {
-                let (model, vocab) = new_model::<T>(c, &counts, &source)?;
+                let cfg = new_cfg.as_ref().expect("a new run has a config");
+                let (model, vocab) = new_model::<T>(c, cfg, &counts, &source)?;
                 (Some(model), vocab, None)
             }
         };
@@ -275,6 +277,11 @@ fn resumed_trainer<T: Real>(
         Some(_) => config::threads(c.threads)?,
         None => saved_threads,
     };
+    let cfg = TrainConfig {
+        threads,
+        ..r.config.clone()
+    };
+    memory::check_fits(&r.checkpoint.model.config(), &cfg, T::BYTES)?;
     let mut t = r.into_trainer(streams, threads)?;
     if let Some(lr) = c.lr.filter(|&lr| lr != t.cfg.lr) {
         if !(lr.is_finite() && lr > 0.0) {
@@ -307,6 +314,7 @@ fn resumed_trainer<T: Real>(
 /// A new run's model and vocabulary: from `init_from`, or initialised from the seed.
 fn new_model<T: Real>(
     c: &RunConfig,
+    cfg: &TrainConfig,
     counts: &CharCounts,
     source: &str,
 ) -> Result<(Model<T>, Vocab)> {
@@ -323,11 +331,14 @@ fn new_model<T: Real>(
             hidden: c.hidden.unwrap_or(defaults::HIDDEN),
             layers: c.layers.unwrap_or(defaults::LAYERS),
         };
+        config.validate()?;
+        memory::check_fits(&config, cfg, T::BYTES)?;
         let std = c.std.unwrap_or(defaults::STD);
         return Ok((init_model::<T>(config, std, c.seed.unwrap_or(0))?, vocab));
     };
     let ck = checkpoint::load::<T>(path)?;
     let m = ck.model.config();
+    memory::check_fits(&m, cfg, T::BYTES)?;
     let given = [
         (
             "cell",
