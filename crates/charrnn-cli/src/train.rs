@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use charrnn::model::{CellKind, CELLS};
+use charrnn::model::{CellKind, Init, CELLS};
 use charrnn::run::Stop;
 use charrnn::Result;
 use clap::{ArgMatches, Args, ValueEnum};
@@ -112,7 +112,11 @@ pub struct TrainArgs {
     /// Optimizer epsilon (Adagrad adds it inside the square root, as the notebook)
     #[arg(long, default_value_t = 1e-8, value_name = "F")]
     pub eps: f64,
-    /// Standard deviation of the initial weights (every tensor, biases too, from N(0, std^2))
+    /// How the new model's weights are drawn [default: notebook for the one-layer rnn (the
+    /// notebook's model, exactly), torch for every other model]
+    #[arg(long, value_parser = init_parser())]
+    pub init: Option<Init>,
+    /// Standard deviation of the initial weights with --init notebook (every tensor, biases too, from N(0, std^2))
     #[arg(long, default_value_t = 0.02, value_name = "F")]
     pub std: f64,
     /// Clip gradients at C (0: no clipping)
@@ -212,6 +216,20 @@ pub fn run(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     }
     report.done(&outcome);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--init`'s values.
+fn init_parser() -> impl clap::builder::TypedValueParser<Value = Init> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("notebook").help("Every tensor from N(0, std^2), as the notebook"),
+        PossibleValue::new("torch")
+            .help("PyTorch's defaults: embedding N(0, 1), layers and output U(+-1/sqrt(H))"),
+    ])
+    .map(|name| match name.as_str() {
+        "notebook" => Init::Notebook,
+        _ => Init::Torch,
+    })
 }
 
 /// `--cell`'s values: the cells of the library's registry, each with its line of help.

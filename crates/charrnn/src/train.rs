@@ -15,7 +15,7 @@ use crate::crew::Crew;
 use crate::data::{Cursor, Streams, Window};
 use crate::error::{Error, Result};
 use crate::kernels::Real;
-use crate::model::{Mode, Model, ModelConfig, Workspace};
+use crate::model::{Init, Mode, Model, ModelConfig, Workspace};
 use crate::optim::{Clip, ClipStats, OptimConfig, Optimizer, Schedule};
 
 /// Training settings (the notebook's hyperparameters by default).
@@ -222,16 +222,33 @@ pub struct Trainer<T> {
     wt: Vec<T>,
 }
 
-/// A new model's parameters from a seed: every tensor from N(0, std^2).
+/// A new model's parameters from a seed: every tensor from N(0, std^2) (the notebook's
+/// initialization).
 pub fn init_model<T: Real>(config: ModelConfig, std: f64, seed: u64) -> Result<Model<T>> {
+    init_model_with(config, Init::Notebook, std, seed)
+}
+
+/// A new model's parameters from a seed, drawn as `init` says (`std` is the notebook's
+/// standard deviation, unused by [`Init::Torch`]).
+pub fn init_model_with<T: Real>(
+    config: ModelConfig,
+    init: Init,
+    std: f64,
+    seed: u64,
+) -> Result<Model<T>> {
     config.validate()?;
-    if !(std.is_finite() && std > 0.0) {
-        return Err(Error::config(format!(
-            "`std` must be a positive number, got {std}"
-        )));
-    }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    Ok(Model::init(config, std, &mut rng))
+    match init {
+        Init::Notebook => {
+            if !(std.is_finite() && std > 0.0) {
+                return Err(Error::config(format!(
+                    "`std` must be a positive number, got {std}"
+                )));
+            }
+            Ok(Model::init(config, std, &mut rng))
+        }
+        Init::Torch => Ok(Model::init_torch(config, &mut rng)),
+    }
 }
 
 impl<T: Real> Trainer<T> {

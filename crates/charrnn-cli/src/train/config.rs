@@ -41,6 +41,7 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
         layers: a.layers,
         emb: a.emb,
         hidden: a.hidden,
+        init: a.init,
         std: given("std").then_some(a.std),
         seed: given("seed").then_some(a.seed),
         dropout: given("dropout").then_some(a.dropout),

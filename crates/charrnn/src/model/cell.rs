@@ -34,6 +34,26 @@ pub enum Recurrence {
     Apart,
 }
 
+/// How a new model's weights are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The notebook's: every tensor, biases too, from N(0, std^2).
+    Notebook,
+    /// PyTorch's defaults ([`crate::model::Model::init_torch`]).
+    Torch,
+}
+
+impl Init {
+    /// `notebook` or `torch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Notebook => "notebook",
+            Init::Torch => "torch",
+        }
+    }
+}
+
 /// Everything about a cell that does not depend on the number type.
 pub trait CellSpec: Send + Sync {
     /// The name on the command line and in checkpoint metadata (`cell`).
@@ -60,6 +80,20 @@ pub trait CellSpec: Send + Sync {
     fn naming(&self, layers: usize) -> Naming {
         let _ = layers;
         Naming::Torch
+    }
+
+    /// How a new model of this cell with `layers` layers is initialized unless told: PyTorch's
+    /// way, which gives gated cells inputs strong enough to learn from the first step.
+    fn default_init(&self, layers: usize) -> Init {
+        let _ = layers;
+        Init::Torch
+    }
+
+    /// [`Init::Torch`]: a layer's tensors come from U(-k, k) with this `k`; PyTorch's RNN,
+    /// LSTM and GRU take `1/sqrt(hidden)`.
+    fn init_bound(&self, input: usize, hidden: usize) -> f64 {
+        let _ = input;
+        1.0 / (hidden as f64).sqrt()
     }
 }
 

@@ -47,6 +47,11 @@ impl CellSpec for MinGru {
     fn carries_h(&self) -> bool {
         true
     }
+
+    /// Its projections are `nn.Linear`s of the input: `1/sqrt(fan_in)`.
+    fn init_bound(&self, input: usize, _hidden: usize) -> f64 {
+        1.0 / (input as f64).sqrt()
+    }
 }
 
 impl<T: Real> Cell<T> for MinGru {

@@ -25,7 +25,7 @@ mod time_loop;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-pub use cell::{Cell, CellKind, CellSpec, Recurrence};
+pub use cell::{Cell, CellKind, CellSpec, Init, Recurrence};
 pub use dropout::Mode;
 pub use layout::{LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 pub use step::Stepper;
@@ -59,6 +59,37 @@ impl<T: Real> Model<T> {
         let w = (0..layout.len)
             .map(|_| T::of(rng.sample::<f64, _>(StandardNormal) * std))
             .collect();
+        Model { layout, w }
+    }
+
+    /// PyTorch's default initialization ([`Init::Torch`]): the embedding from N(0, 1), each
+    /// layer's tensors from U(-k, k) with `k` the cell's [`CellSpec::init_bound`] (`1/sqrt(H)`
+    /// for PyTorch's RNN, LSTM and GRU), the output layer's weight and bias from
+    /// U(-1/sqrt(H), 1/sqrt(H)) (`nn.Linear`'s). Drawn tensor by tensor in layout order.
+    pub fn init_torch(config: ModelConfig, rng: &mut impl Rng) -> Self {
+        let layout = Layout::new(config);
+        let spec = config.cell.spec();
+        let mut w = vec![T::zero(); layout.len];
+        for t in &layout.tensors {
+            let r = t.range.clone();
+            let layer = layout.layers.iter().find(|l| {
+                [Some(&l.wih), l.whh.as_ref(), Some(&l.bih), l.bhh.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|x| *x == r)
+            });
+            let bound = match layer {
+                Some(l) => Some(spec.init_bound(l.input, l.hidden)),
+                None if r == layout.embed => None,
+                None => Some(1.0 / (config.hidden as f64).sqrt()),
+            };
+            for v in &mut w[r] {
+                *v = T::of(match bound {
+                    Some(k) => rng.random_range(-k..k),
+                    None => rng.sample::<f64, _>(StandardNormal),
+                });
+            }
+        }
         Model { layout, w }
     }
 

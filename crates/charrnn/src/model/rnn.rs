@@ -9,7 +9,7 @@
 //! stored under its names (`Wex`, `Wxh`, `Whh`, `Why`, `bh`, `by`), with one bias.
 
 use crate::kernels::Real;
-use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Init, Recurrence};
 use crate::model::layout::Naming;
 
 /// The tanh RNN.
@@ -44,6 +44,16 @@ impl CellSpec for Rnn {
             Naming::Notebook
         } else {
             Naming::Torch
+        }
+    }
+
+    /// The notebook's model (one layer) keeps the notebook's N(0, std^2), so the first command
+    /// and the parity with the notebook stay exact; stacked layers take PyTorch's.
+    fn default_init(&self, layers: usize) -> Init {
+        if layers == 1 {
+            Init::Notebook
+        } else {
+            Init::Torch
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::CellKind;
+use crate::model::{CellKind, Init};
 use crate::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
 use crate::train::TrainConfig;
 
@@ -92,7 +92,10 @@ pub struct RunConfig {
     pub emb: Option<usize>,
     /// Hidden size H [default: 32].
     pub hidden: Option<usize>,
-    /// Standard deviation of the initial weights [default: 0.02].
+    /// How the new model's weights are drawn [default: the cell's: `notebook` for the
+    /// one-layer tanh RNN (the notebook's model), `torch` for every other model].
+    pub init: Option<Init>,
+    /// Standard deviation of the initial weights with `init` `notebook` [default: 0.02].
     pub std: Option<f64>,
     /// Seed of the initial weights and of dropout [default: 0].
     pub seed: Option<u64>,

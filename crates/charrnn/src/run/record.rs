@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{defaults, RunConfig};
 use crate::error::{Error, Result};
 use crate::kernels::Real;
+use crate::model::Init;
 use crate::optim::Schedule;
 use crate::resume::Resumable;
 
@@ -38,6 +39,9 @@ pub struct RunRecord {
     pub print_every: u64,
     pub sample_every: u64,
     pub sample_len: usize,
+    /// How the weights were drawn (absent in checkpoints of older builds: the notebook's).
+    #[serde(default)]
+    pub init: Option<Init>,
     pub std: f64,
     /// Characters of the text and a hash of it, so a resume on another text is refused.
     pub corpus_chars: u64,
@@ -80,6 +84,7 @@ impl RunRecord {
             print_every: c.print_every.unwrap_or(defaults::PRINT_EVERY),
             sample_every: c.sample_every.unwrap_or(defaults::SAMPLE_EVERY),
             sample_len: c.sample_len.unwrap_or(defaults::SAMPLE_LEN),
+            init: c.init,
             std: c.std.unwrap_or(defaults::STD),
             corpus_chars: 0,
             corpus_hash: 0,
@@ -186,6 +191,11 @@ pub(crate) fn check_resume<T: Real>(
         ("momentum", given(c.momentum), s(t.optim.momentum)),
         ("eps", given(c.eps), s(t.optim.eps)),
         ("std", given(c.std), s(rec.std)),
+        (
+            "init",
+            given(c.init.map(|i| i.name())),
+            s(rec.init.unwrap_or(Init::Notebook).name()),
+        ),
         ("clip", given(c.clip), s(t.clip.value.unwrap_or(0.0))),
         (
             "clip_mode",

@@ -81,6 +81,9 @@ impl<T: Real> Session<T> {
         ] {
             meta.insert(k.to_string(), v);
         }
+        if let Some(init) = s.rec.init {
+            meta.insert("init".into(), init.name().into());
+        }
         Ok(Session {
             trainer: s.trainer,
             vocab: s.vocab,

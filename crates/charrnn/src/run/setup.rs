@@ -16,10 +16,10 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, DirLock};
 use crate::kernels::Real;
 use crate::memory;
-use crate::model::{CellKind, Model, ModelConfig};
+use crate::model::{CellKind, Init, Model, ModelConfig};
 use crate::optim::Schedule;
 use crate::resume::{self, Resumable};
-use crate::train::{self, init_model, TrainConfig, Trainer};
+use crate::train::{self, init_model_with, TrainConfig, Trainer};
 use crate::vocab::{describe_chars, CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
 
 /// A run ready for its first step.
@@ -126,7 +126,8 @@ impl<T: Real> Setup<T> {
             Some((path, r, _)) => (None, r.checkpoint.vocab.clone(), Some((path, r))),
             None => {
                 let cfg = new_cfg.as_ref().expect("a new run has a config");
-                let (model, vocab) = new_model::<T>(c, cfg, &counts, &source)?;
+                let (model, vocab, init) = new_model::<T>(c, cfg, &counts, &source)?;
+                rec.init = init;
                 (Some(model), vocab, None)
             }
         };
@@ -311,13 +312,14 @@ fn resumed_trainer<T: Real>(
     Ok(t)
 }
 
-/// A new run's model and vocabulary: from `init_from`, or initialised from the seed.
+/// A new run's model and vocabulary: from `init_from`, or initialised from the seed (with the
+/// initialization used).
 fn new_model<T: Real>(
     c: &RunConfig,
     cfg: &TrainConfig,
     counts: &CharCounts,
     source: &str,
-) -> Result<(Model<T>, Vocab)> {
+) -> Result<(Model<T>, Vocab, Option<Init>)> {
     let Some(path) = &c.init_from else {
         let opts = VocabOptions {
             max_vocab: c.max_vocab,
@@ -334,7 +336,11 @@ fn new_model<T: Real>(
         config.validate()?;
         memory::check_fits(&config, cfg, T::BYTES)?;
         let std = c.std.unwrap_or(defaults::STD);
-        return Ok((init_model::<T>(config, std, c.seed.unwrap_or(0))?, vocab));
+        let init = c
+            .init
+            .unwrap_or(config.cell.spec().default_init(config.layers));
+        let model = init_model_with::<T>(config, init, std, c.seed.unwrap_or(0))?;
+        return Ok((model, vocab, Some(init)));
     };
     let ck = checkpoint::load::<T>(path)?;
     let m = ck.model.config();
@@ -377,5 +383,5 @@ fn new_model<T: Real>(
             describe_chars(&unknown)
         )));
     }
-    Ok((ck.model, ck.vocab))
+    Ok((ck.model, ck.vocab, None))
 }
