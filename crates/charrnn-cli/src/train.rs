@@ -91,12 +91,19 @@ pub struct TrainArgs {
     /// Steps between learning-rate decays
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub lr_decay_every: u64,
-    /// Cosine learning-rate schedule from --lr down to --lr-min over --steps
+    /// Anneal the learning rate from --lr down to --lr-min along half a cosine that ends with
+    /// the run: at --steps, the end of --epochs or the end of --max-time, whichever comes first
     #[arg(long, conflicts_with = "lr_decay")]
     pub cosine: bool,
-    /// Final learning rate of the cosine schedule
+    /// The same along a straight line
+    #[arg(long, conflicts_with_all = ["lr_decay", "cosine"])]
+    pub linear: bool,
+    /// Final learning rate of --cosine or --linear
     #[arg(long, default_value_t = 0.0, value_name = "F")]
     pub lr_min: f64,
+    /// Raise the learning rate linearly over the first N steps
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub warmup: u64,
     /// Adam's beta1
     #[arg(long, default_value_t = 0.9, value_name = "F")]
     pub beta1: f64,

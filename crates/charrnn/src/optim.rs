@@ -273,21 +273,69 @@ pub enum Schedule {
     Constant,
     /// Multiply by `factor` every `every` steps.
     Step { factor: f64, every: u64 },
-    /// Cosine from the base rate down to `min` over `total` steps.
-    Cosine { total: u64, min: f64 },
+    /// From the base rate down to `min` along `shape`, ending with the run (`end`).
+    Anneal {
+        shape: Shape,
+        min: f64,
+        end: Horizon,
+    },
+}
+
+/// The curve of an annealed learning rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Half a cosine: slow at first and at the end.
+    Cosine,
+    /// A straight line.
+    Linear,
+}
+
+/// Where a run ends, for a schedule that ends with it: after `steps` steps or `seconds` of
+/// training (0: no such end), whichever comes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Horizon {
+    pub steps: u64,
+    pub seconds: f64,
+}
+
+impl Horizon {
+    /// How far a run is to its end after `step` steps and `secs` seconds, in `[0, 1]`: the
+    /// further of the two, so the schedule ends when the first stopping rule does.
+    pub fn progress(&self, step: u64, secs: f64) -> f64 {
+        let by_steps = if self.steps > 0 {
+            step as f64 / self.steps as f64
+        } else {
+            0.0
+        };
+        let by_time = if self.seconds > 0.0 {
+            secs / self.seconds
+        } else {
+            0.0
+        };
+        by_steps.max(by_time).clamp(0.0, 1.0)
+    }
+
+    /// Whether any end is set.
+    pub fn is_set(&self) -> bool {
+        self.steps > 0 || self.seconds > 0.0
+    }
 }
 
 impl Schedule {
-    /// The rate at step `step` (from 0) for base rate `lr`.
-    pub fn lr(&self, lr: f64, step: u64) -> f64 {
+    /// The rate at step `step` (from 0), `secs` seconds into the run, for base rate `lr`.
+    pub fn lr(&self, lr: f64, step: u64, secs: f64) -> f64 {
         match *self {
             Schedule::Constant => lr,
             Schedule::Step { factor, every } => {
                 lr * factor.powi((step / every.max(1)).min(i32::MAX as u64) as i32)
             }
-            Schedule::Cosine { total, min } => {
-                let x = (step.min(total) as f64) / total.max(1) as f64;
-                min + (lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * x).cos())
+            Schedule::Anneal { shape, min, end } => {
+                let x = end.progress(step, secs);
+                let f = match shape {
+                    Shape::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * x).cos()),
+                    Shape::Linear => 1.0 - x,
+                };
+                min + (lr - min) * f
             }
         }
     }
@@ -307,7 +355,7 @@ impl Schedule {
                 }
                 Ok(())
             }
-            Schedule::Cosine { min, .. } => {
+            Schedule::Anneal { min, .. } => {
                 if !(min.is_finite() && min >= 0.0) {
                     return Err(Error::config(format!(
                         "`lr_min` must be 0 or positive, got {min}"
@@ -316,6 +364,16 @@ impl Schedule {
                 Ok(())
             }
         }
+    }
+}
+
+/// The warmup factor at step `step` of `warmup` steps: rising linearly from `1/warmup` to 1
+/// (1 throughout without warmup).
+pub fn warmup_factor(step: u64, warmup: u64) -> f64 {
+    if step >= warmup {
+        1.0
+    } else {
+        (step + 1) as f64 / warmup as f64
     }
 }
 
@@ -362,15 +420,33 @@ mod tests {
             factor: 0.5,
             every: 10,
         };
-        assert_eq!(s.lr(1.0, 9), 1.0);
-        assert_eq!(s.lr(1.0, 10), 0.5);
-        assert_eq!(s.lr(1.0, 25), 0.25);
-        let c = Schedule::Cosine {
-            total: 100,
+        assert_eq!(s.lr(1.0, 9, 0.0), 1.0);
+        assert_eq!(s.lr(1.0, 10, 0.0), 0.5);
+        assert_eq!(s.lr(1.0, 25, 0.0), 0.25);
+        let anneal = |shape, steps, seconds| Schedule::Anneal {
+            shape,
             min: 0.1,
+            end: Horizon { steps, seconds },
         };
-        assert_eq!(c.lr(1.0, 0), 1.0);
-        assert!((c.lr(1.0, 50) - 0.55).abs() < 1e-12);
-        assert!((c.lr(1.0, 100) - 0.1).abs() < 1e-12);
+        // Ending with the steps: start, midpoint, end.
+        let c = anneal(Shape::Cosine, 100, 0.0);
+        assert_eq!(c.lr(1.0, 0, 0.0), 1.0);
+        assert!((c.lr(1.0, 50, 1e9) - 0.55).abs() < 1e-12);
+        assert!((c.lr(1.0, 100, 0.0) - 0.1).abs() < 1e-12);
+        assert!((c.lr(1.0, 500, 0.0) - 0.1).abs() < 1e-12);
+        let l = anneal(Shape::Linear, 100, 0.0);
+        assert!((l.lr(1.0, 25, 0.0) - 0.775).abs() < 1e-12);
+        // Ending with the time: by the clock, whatever the steps.
+        let t = anneal(Shape::Cosine, 0, 300.0);
+        assert_eq!(t.lr(1.0, 10_000, 0.0), 1.0);
+        assert!((t.lr(1.0, 7, 150.0) - 0.55).abs() < 1e-12);
+        assert!((t.lr(1.0, 7, 300.0) - 0.1).abs() < 1e-12);
+        // Both: whichever ends first.
+        let b = anneal(Shape::Linear, 100, 300.0);
+        assert!((b.lr(1.0, 50, 30.0) - 0.55).abs() < 1e-12);
+        assert!((b.lr(1.0, 10, 150.0) - 0.55).abs() < 1e-12);
+        assert_eq!(warmup_factor(0, 4), 0.25);
+        assert_eq!(warmup_factor(3, 4), 1.0);
+        assert_eq!(warmup_factor(9, 0), 1.0);
     }
 }

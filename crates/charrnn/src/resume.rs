@@ -53,7 +53,7 @@ use crate::data::{Cursor, Streams};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::kernels::Real;
-use crate::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
+use crate::optim::{Clip, ClipMode, Horizon, OptimConfig, OptimKind, Schedule, Shape};
 use crate::train::{TrainConfig, TrainState, Trainer};
 use crate::vocab::Vocab;
 
@@ -287,12 +287,18 @@ struct ConfigRecord {
     seq_len: usize,
     batch: usize,
     lr: f64,
-    /// `constant`, `step` or `cosine`.
+    /// `constant`, `step`, `cosine` or `linear`.
     schedule: String,
     lr_decay: f64,
     lr_decay_every: u64,
+    /// The end of an annealed schedule, in steps (0: none)...
     cosine_total: u64,
+    /// ... and in seconds (0: none; absent in files of older builds).
+    #[serde(default)]
+    anneal_seconds: f64,
     lr_min: f64,
+    #[serde(default)]
+    warmup: u64,
     /// The clipping bound, `null` for none.
     clip: Option<f64>,
     /// `value` or `norm`.
@@ -311,10 +317,14 @@ struct ConfigRecord {
 
 impl ConfigRecord {
     fn of(c: &TrainConfig) -> Self {
-        let (schedule, lr_decay, lr_decay_every, cosine_total, lr_min) = match c.schedule {
-            Schedule::Constant => ("constant", 1.0, 1, 0, 0.0),
-            Schedule::Step { factor, every } => ("step", factor, every, 0, 0.0),
-            Schedule::Cosine { total, min } => ("cosine", 1.0, 1, total, min),
+        let none = Horizon::default();
+        let (schedule, lr_decay, lr_decay_every, end, lr_min) = match c.schedule {
+            Schedule::Constant => ("constant", 1.0, 1, none, 0.0),
+            Schedule::Step { factor, every } => ("step", factor, every, none, 0.0),
+            Schedule::Anneal { shape, min, end } => match shape {
+                Shape::Cosine => ("cosine", 1.0, 1, end, min),
+                Shape::Linear => ("linear", 1.0, 1, end, min),
+            },
         };
         ConfigRecord {
             seq_len: c.seq_len,
@@ -323,8 +333,10 @@ impl ConfigRecord {
             schedule: schedule.into(),
             lr_decay,
             lr_decay_every,
-            cosine_total,
+            cosine_total: end.steps,
+            anneal_seconds: end.seconds,
             lr_min,
+            warmup: c.warmup,
             clip: c.clip.value,
             clip_mode: match c.clip.mode {
                 ClipMode::Value => "value",
@@ -351,9 +363,17 @@ impl ConfigRecord {
                 factor: self.lr_decay,
                 every: self.lr_decay_every,
             },
-            "cosine" => Schedule::Cosine {
-                total: self.cosine_total,
+            shape @ ("cosine" | "linear") => Schedule::Anneal {
+                shape: if shape == "cosine" {
+                    Shape::Cosine
+                } else {
+                    Shape::Linear
+                },
                 min: self.lr_min,
+                end: Horizon {
+                    steps: self.cosine_total,
+                    seconds: self.anneal_seconds,
+                },
             },
             s => return Err(format!("unknown schedule {s:?} in \"train.config\"")),
         };
@@ -367,6 +387,7 @@ impl ConfigRecord {
             batch: self.batch,
             lr: self.lr,
             schedule,
+            warmup: self.warmup,
             clip: Clip {
                 value: self.clip,
                 mode,
@@ -395,10 +416,15 @@ mod tests {
     fn config_round_trips_exactly() {
         let cfg = TrainConfig {
             lr: 0.1 + 0.2,
-            schedule: Schedule::Cosine {
-                total: 77,
+            schedule: Schedule::Anneal {
+                shape: Shape::Linear,
                 min: 1.0 / 3.0,
+                end: Horizon {
+                    steps: 77,
+                    seconds: 0.1 + 0.7,
+                },
             },
+            warmup: 13,
             clip: Clip {
                 value: None,
                 mode: ClipMode::Norm,

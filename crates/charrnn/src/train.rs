@@ -28,6 +28,8 @@ pub struct TrainConfig {
     /// Base learning rate.
     pub lr: f64,
     pub schedule: Schedule,
+    /// Steps over which the rate rises linearly to its scheduled value (0: none).
+    pub warmup: u64,
     pub clip: Clip,
     pub optim: OptimConfig,
     /// Inverted dropout between layers and before the output, in `[0, 1)`.
@@ -47,6 +49,7 @@ impl Default for TrainConfig {
             batch: 4,
             lr: 0.02,
             schedule: Schedule::Constant,
+            warmup: 0,
             clip: Clip::default(),
             optim: OptimConfig::default(),
             dropout: 0.0,
@@ -89,6 +92,12 @@ impl TrainConfig {
         }
         self.optim.validate()?;
         self.schedule.validate()
+    }
+
+    /// The learning rate of step `step`, `secs` seconds into the run: the schedule's, during
+    /// warmup scaled down.
+    pub fn lr_at(&self, step: u64, secs: f64) -> f64 {
+        self.schedule.lr(self.lr, step, secs) * crate::optim::warmup_factor(step, self.warmup)
     }
 }
 
@@ -220,6 +229,9 @@ pub struct Trainer<T> {
     crew: Option<Crew>,
     /// The weights transposed for the forward products, made once per step for every shard.
     wt: Vec<T>,
+    /// Seconds into the run, set by the caller before a step: what a schedule that ends with a
+    /// time budget reads (see [`crate::optim::Horizon`]). Not part of the training state.
+    pub clock: f64,
 }
 
 /// A new model's parameters from a seed: every tensor from N(0, std^2) (the notebook's
@@ -300,6 +312,7 @@ impl<T: Real> Trainer<T> {
             shards,
             crew,
             wt: Vec::new(),
+            clock: 0.0,
             model,
             streams,
             cfg,
@@ -385,7 +398,7 @@ impl<T: Real> Trainer<T> {
         }
         let b = self.cfg.batch;
         self.smooth_loss = self.smooth_loss * 0.999 + loss / b as f64 * 0.001;
-        let lr = self.cfg.schedule.lr(self.cfg.lr, self.step);
+        let lr = self.cfg.lr_at(self.step, self.clock);
         self.optim.step(&mut self.model.w, grads, lr);
         // `0 * x` is 0 for a finite x and NaN otherwise: one vectorizable sum.
         if guard && self.model.w.iter().map(|&x| x * T::zero()).sum::<T>() != T::zero() {

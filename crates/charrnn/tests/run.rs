@@ -472,10 +472,10 @@ fn settings_are_checked_and_named_by_field() {
         (
             RunConfig {
                 cosine: Some(true),
-                max_time: Some(Duration::from_secs(1)),
+                linear: Some(true),
                 ..base(dir.path())
             },
-            "`cosine` needs the run's length",
+            "`cosine` and `linear` exclude each other",
         ),
     ] {
         let err = go(&bad, None).0.unwrap_err().to_string();
@@ -540,4 +540,125 @@ fn settings_are_checked_and_named_by_field() {
         }]
     );
     assert_eq!(seen.kinds[..2], ["note", "start"]);
+}
+
+/// Issue 11: warmup, then an annealed rate that ends with the run, whichever stopping rule
+/// ends it: the rate at the warmup's end, the midpoint and the end, for `steps`, `epochs` and
+/// `max_time`.
+#[test]
+fn schedules_end_with_the_run_whichever_rule_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lr, min) = (0.01, 0.001);
+    let cosine = |x: f64| min + (lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * x).cos());
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12 * lr;
+    let scheduled = |c: RunConfig| RunConfig {
+        lr: Some(lr),
+        lr_min: Some(min),
+        warmup: Some(4),
+        cosine: Some(true),
+        optim: Some(charrnn::optim::OptimKind::Adam),
+        ..c
+    };
+    // `steps`: 20 steps.
+    let (r, seen) = go(
+        &scheduled(RunConfig {
+            steps: Some(20),
+            ..base(dir.path())
+        }),
+        None,
+    );
+    r.unwrap();
+    let lrs: Vec<f64> = seen.steps.iter().map(|s| s.lr).collect();
+    assert!(close(lrs[0], cosine(0.0) / 4.0), "{lrs:?}");
+    assert!(close(lrs[3], cosine(3.0 / 20.0)), "warmup end: {lrs:?}");
+    assert!(close(lrs[10], (lr + min) / 2.0), "midpoint: {lrs:?}");
+    assert!(close(lrs[19], cosine(19.0 / 20.0)), "end: {lrs:?}");
+    // `epochs`: the run's total is two epochs' windows.
+    let (r, seen) = go(
+        &scheduled(RunConfig {
+            epochs: Some(2),
+            ..base(dir.path())
+        }),
+        None,
+    );
+    let total = r.unwrap().steps;
+    let lrs: Vec<f64> = seen.steps.iter().map(|s| s.lr).collect();
+    assert_eq!(seen.start.as_ref().unwrap().total, Some(total));
+    let mid = (total / 2) as usize;
+    assert!(
+        close(lrs[mid], cosine(mid as f64 / total as f64)),
+        "{lrs:?}"
+    );
+    assert!(close(
+        *lrs.last().unwrap(),
+        cosine((total - 1) as f64 / total as f64)
+    ));
+    // `max_time`: by the clock, ending near `lr_min` at the budget's end.
+    let (r, seen) = go(
+        &scheduled(RunConfig {
+            max_time: Some(Duration::from_millis(600)),
+            ..base(dir.path())
+        }),
+        None,
+    );
+    assert_eq!(r.unwrap().stop, Stop::OutOfTime);
+    let s = &seen.steps;
+    assert!(s.len() > 8, "{} steps", s.len());
+    for w in s[4..].windows(2) {
+        assert!(w[1].lr <= w[0].lr, "the rate only falls after warmup");
+    }
+    assert!(s.iter().all(|r| r.lr >= min && r.lr <= lr));
+    let last = s.last().unwrap();
+    assert!(
+        last.lr < min + 0.1 * (lr - min),
+        "the last rate {} is near lr_min",
+        last.lr
+    );
+}
+
+/// Issue 11: with warmup and an annealed schedule on, N steps straight and N/2 + a resume to
+/// N give the same losses and weights, bit for bit.
+#[test]
+fn resume_is_exact_with_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |d: &str| RunConfig {
+        steps: Some(24),
+        warmup: Some(5),
+        linear: Some(true),
+        lr_min: Some(0.001),
+        cell: Some(CellKind::LSTM),
+        out: Some(dir.path().join(format!("{d}.safetensors"))),
+        checkpoint_dir: Some(dir.path().join(d)),
+        ..base(dir.path())
+    };
+    let (r, straight) = go(&config("a"), None);
+    r.unwrap();
+    let (r, first) = go(&config("b"), Some(12));
+    let ck = r.unwrap().checkpoint.unwrap();
+    let (r, second) = go(
+        &RunConfig {
+            resume: Some(ck),
+            text: Some(text()),
+            ..RunConfig::default()
+        },
+        None,
+    );
+    r.unwrap();
+    let mut resumed = losses(&first);
+    resumed.extend(losses(&second));
+    assert_eq!(losses(&straight), resumed);
+    let lrs = |s: &Seen| s.steps.iter().map(|r| r.lr.to_bits()).collect::<Vec<_>>();
+    let mut resumed_lr = lrs(&first);
+    resumed_lr.extend(lrs(&second));
+    assert_eq!(lrs(&straight), resumed_lr);
+    let w = |p: &str| {
+        charrnn::checkpoint::load::<f32>(&dir.path().join(p))
+            .unwrap()
+            .model
+            .w
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(w("a.safetensors"), w("b.safetensors"));
 }

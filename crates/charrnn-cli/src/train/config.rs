@@ -57,6 +57,8 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
         lr_decay: a.lr_decay,
         lr_decay_every: given("lr_decay_every").then_some(a.lr_decay_every),
         cosine: given("cosine").then_some(a.cosine),
+        linear: given("linear").then_some(a.linear),
+        warmup: given("warmup").then_some(a.warmup),
         lr_min: given("lr_min").then_some(a.lr_min),
         beta1: given("beta1").then_some(a.beta1),
         beta2: given("beta2").then_some(a.beta2),
@@ -207,6 +209,7 @@ mod tests {
             // Flags without a value, or whose default is in their help text only.
             keep_cr: None,
             cosine: None,
+            linear: None,
             clip_embedding: None,
             overwrite: None,
             cell: None,

@@ -203,9 +203,15 @@ fn note(n: &Note) -> String {
         Note::LrReplaced { lr, was, step } => {
             format!("--lr {lr} replaces the run's {was} from step {step} on")
         }
-        Note::CosineKeepsLength { total } => format!(
-            "the cosine schedule keeps the run's length, {total} steps: the learning rate stays at --lr-min past it"
-        ),
+        Note::ScheduleEndMoved { steps, seconds } => {
+            let at = match (steps, seconds) {
+                (Some(s), Some(t)) => format!("at step {s} or after {t} s, whichever comes first"),
+                (Some(s), None) => format!("at step {s}"),
+                (None, Some(t)) => format!("after {t} s of training"),
+                (None, None) => "with the run".into(),
+            };
+            format!("the learning-rate schedule now ends with the run's new end, {at}")
+        }
         Note::ThreadsChanged {
             checkpoint,
             saved,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{CellKind, Init};
-use crate::optim::{Clip, ClipMode, OptimConfig, OptimKind, Schedule};
+use crate::optim::{Clip, ClipMode, Horizon, OptimConfig, OptimKind, Schedule, Shape};
 use crate::train::TrainConfig;
 
 /// Arithmetic precision of a run.
@@ -114,8 +114,14 @@ pub struct RunConfig {
     pub lr_decay: Option<f64>,
     /// [default: 1000]
     pub lr_decay_every: Option<u64>,
-    /// Cosine schedule from `lr` down to `lr_min` over the run's length [default: false].
+    /// Anneal from `lr` down to `lr_min` along half a cosine, ending with the run: at
+    /// `steps`, the end of `epochs` or the end of `max_time`, whichever comes first
+    /// [default: false].
     pub cosine: Option<bool>,
+    /// The same along a straight line [default: false].
+    pub linear: Option<bool>,
+    /// Raise the rate linearly over the first N steps [default: 0].
+    pub warmup: Option<u64>,
     /// [default: 0]
     pub lr_min: Option<f64>,
     /// Adam's beta1 [default: 0.9].
@@ -229,6 +235,8 @@ impl RunConfig {
             lr: Some(defaults::LR),
             lr_decay_every: Some(defaults::LR_DECAY_EVERY),
             cosine: Some(false),
+            linear: Some(false),
+            warmup: Some(0),
             lr_min: Some(0.0),
             beta1: Some(o.beta1),
             beta2: Some(o.beta2),
@@ -257,10 +265,17 @@ impl RunConfig {
                 "`resume` and `init_from` exclude each other: resume a run, or start a new one from weights",
             ));
         }
-        if self.lr_decay.is_some() && self.cosine == Some(true) {
-            return Err(Error::config(
-                "`lr_decay` and `cosine` exclude each other: give one schedule",
-            ));
+        let schedules = [
+            ("lr_decay", self.lr_decay.is_some()),
+            ("cosine", self.cosine == Some(true)),
+            ("linear", self.linear == Some(true)),
+        ];
+        let given: Vec<&str> = schedules.iter().filter(|s| s.1).map(|s| s.0).collect();
+        if given.len() > 1 {
+            return Err(Error::config(format!(
+                "`{}` and `{}` exclude each other: give one schedule",
+                given[0], given[1]
+            )));
         }
         for (field, v) in [("steps", self.steps), ("epochs", self.epochs)] {
             if v == Some(0) {
@@ -297,16 +312,24 @@ impl RunConfig {
                 "`clip` must be 0 (off) or positive, got {clip}"
             )));
         }
-        let schedule = match (self.lr_decay, self.cosine == Some(true)) {
-            (Some(factor), _) => Schedule::Step {
+        let anneal = |shape| Schedule::Anneal {
+            shape,
+            min: self.lr_min.unwrap_or(0.0),
+            // Set once the run's end is known.
+            end: Horizon::default(),
+        };
+        let schedule = match (
+            self.lr_decay,
+            self.cosine == Some(true),
+            self.linear == Some(true),
+        ) {
+            (Some(factor), _, _) => Schedule::Step {
                 factor,
                 every: self.lr_decay_every.unwrap_or(defaults::LR_DECAY_EVERY),
             },
-            (None, true) => Schedule::Cosine {
-                total: 0,
-                min: self.lr_min.unwrap_or(0.0),
-            },
-            (None, false) => Schedule::Constant,
+            (None, true, _) => anneal(Shape::Cosine),
+            (None, false, true) => anneal(Shape::Linear),
+            (None, false, false) => Schedule::Constant,
         };
         let o = OptimConfig::default();
         let cfg = TrainConfig {
@@ -314,6 +337,7 @@ impl RunConfig {
             batch: self.batch.unwrap_or(defaults::BATCH),
             lr: self.lr.unwrap_or(defaults::LR),
             schedule,
+            warmup: self.warmup.unwrap_or(0),
             clip: Clip {
                 value: (clip > 0.0).then_some(clip),
                 mode: self.clip_mode.unwrap_or_default(),

@@ -12,7 +12,7 @@
 //! - validation every `eval_every` steps, at checkpoints and at the end;
 //! - the divergence guard: a non-finite loss, gradient or weight stops the run with
 //!   [`Error::RunDiverged`], naming the last good checkpoint; the model file is not written;
-//! - the metrics file ([`crate::metrics`]) and the model file (`out`).
+//! - the metrics file ([`metrics`]) and the model file (`out`).
 //!
 //! It never prints: what happens goes to a [`Sink`] as [`Event`]s (one [`Event::Step`] per
 //! step), and the caller draws it. Messages name [`RunConfig`] fields in backticks.
@@ -78,9 +78,12 @@ pub enum Stop {
 pub enum Note {
     /// The `lr` given replaces the resumed run's `was` from `step` on.
     LrReplaced { lr: f64, was: f64, step: u64 },
-    /// A resumed cosine schedule keeps its length, `total` steps, though the run now has
-    /// another: the rate stays at `lr_min` past it.
-    CosineKeepsLength { total: u64 },
+    /// The resumed run ends elsewhere than it did (other stopping rules), and its annealed
+    /// schedule now ends there: after `steps`, or `seconds` of training.
+    ScheduleEndMoved {
+        steps: Option<u64>,
+        seconds: Option<f64>,
+    },
     /// `checkpoint` was written with `saved` threads and this session uses `now`: with dropout
     /// the run goes on with other masks than an uninterrupted run.
     ThreadsChanged {
@@ -115,7 +118,7 @@ pub struct RunInfo {
 }
 
 /// What one step did, and where the run is: what [`Event::Step`] reports and the metrics file
-/// writes ([`crate::metrics::Row`]).
+/// writes ([`metrics::Row`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepRecord {
     /// The step's index, from 0 (the run has done `step + 1` steps after it).

@@ -10,7 +10,7 @@ use super::config::{defaults, RunConfig};
 use crate::error::{Error, Result};
 use crate::kernels::Real;
 use crate::model::Init;
-use crate::optim::Schedule;
+use crate::optim::{Schedule, Shape};
 use crate::resume::Resumable;
 
 /// The metadata key of a [`RunRecord`] in a checkpoint.
@@ -144,10 +144,10 @@ pub(crate) fn check_resume<T: Real>(
 ) -> Result<()> {
     let m = r.checkpoint.model.config();
     let t = &r.config;
-    let (decay, decay_every, cosine, lr_min) = match t.schedule {
-        Schedule::Constant => (None, None, false, None),
-        Schedule::Step { factor, every } => (Some(factor), Some(every), false, None),
-        Schedule::Cosine { min, .. } => (None, None, true, Some(min)),
+    let (decay, decay_every, shape, lr_min) = match t.schedule {
+        Schedule::Constant => (None, None, None, None),
+        Schedule::Step { factor, every } => (Some(factor), Some(every), None, None),
+        Schedule::Anneal { shape, min, .. } => (None, None, Some(shape), Some(min)),
     };
     fn given(x: Option<impl ToString>) -> Option<String> {
         x.map(|x| x.to_string())
@@ -179,7 +179,9 @@ pub(crate) fn check_resume<T: Real>(
             given(c.lr_decay_every),
             or_given(given(decay_every), given(c.lr_decay_every)),
         ),
-        ("cosine", given(c.cosine), s(cosine)),
+        ("cosine", given(c.cosine), s(shape == Some(Shape::Cosine))),
+        ("linear", given(c.linear), s(shape == Some(Shape::Linear))),
+        ("warmup", given(c.warmup), s(t.warmup)),
         (
             "lr_min",
             given(c.lr_min),

@@ -179,6 +179,8 @@ impl<T: Real> Session<T> {
 
     /// One step: train, score the validation text when due, record, checkpoint when due.
     fn step(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        // The clock a schedule that ends with the time budget reads.
+        self.trainer.clock = self.rec.elapsed + self.started.elapsed().as_secs_f64();
         let s = match self.trainer.try_train_step() {
             Ok(s) => s,
             Err(Error::Diverged { step, what }) => {

@@ -17,7 +17,7 @@ use crate::fsutil::{self, DirLock};
 use crate::kernels::Real;
 use crate::memory;
 use crate::model::{CellKind, Init, Model, ModelConfig};
-use crate::optim::Schedule;
+use crate::optim::{Horizon, Schedule};
 use crate::resume::{self, Resumable};
 use crate::train::{self, init_model_with, TrainConfig, Trainer};
 use crate::vocab::{describe_chars, CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
@@ -167,17 +167,20 @@ impl<T: Real> Setup<T> {
         };
         let (trainer, resumed) = match (resumed, model) {
             (Some((path, r)), _) => {
-                let t = resumed_trainer(c, sink, &path, r, streams, total)?;
+                let t = resumed_trainer(c, sink, &path, r, streams, total, rec.max_time)?;
                 check_left_to_do(&path, &t, &rec, total, wpe)?;
                 (t, Some(path))
             }
             (None, Some(model)) => {
                 let mut cfg = new_cfg.expect("a new run has a config");
-                if let Schedule::Cosine { min, .. } = cfg.schedule {
-                    let total = total.ok_or_else(|| {
-                        Error::config("`cosine` needs the run's length: give `steps` or `epochs`")
-                    })?;
-                    cfg.schedule = Schedule::Cosine { total, min };
+                if let Schedule::Anneal { shape, min, .. } = cfg.schedule {
+                    let end = horizon(total, rec.max_time);
+                    if !end.is_set() {
+                        return Err(Error::config(
+                            "an annealed schedule ends with the run: give `steps`, `epochs` or `max_time`",
+                        ));
+                    }
+                    cfg.schedule = Schedule::Anneal { shape, min, end };
                 }
                 if c.threads.is_none() {
                     // All cores by default, but no more than pay at this size.
@@ -202,6 +205,14 @@ impl<T: Real> Setup<T> {
             resumed,
             lock,
         })
+    }
+}
+
+/// The end of a run for its schedule: its last step, if known, and its time budget.
+fn horizon(total: Option<u64>, max_time: Option<f64>) -> Horizon {
+    Horizon {
+        steps: total.unwrap_or(0),
+        seconds: max_time.unwrap_or(0.0),
     }
 }
 
@@ -272,6 +283,7 @@ fn resumed_trainer<T: Real>(
     r: Resumable<T>,
     streams: Streams,
     total: Option<u64>,
+    max_time: Option<f64>,
 ) -> Result<Trainer<T>> {
     let saved_threads = r.threads();
     let threads = match c.threads {
@@ -297,9 +309,19 @@ fn resumed_trainer<T: Real>(
         }))?;
         t.cfg.lr = lr;
     }
-    if let (Schedule::Cosine { total: was, .. }, Some(now)) = (t.cfg.schedule, total) {
-        if was != now {
-            sink.event(&Event::Note(Note::CosineKeepsLength { total: was }))?;
+    if let Schedule::Anneal { shape, min, end } = t.cfg.schedule {
+        // The schedule ends with the run, also when a resume moves its end.
+        let now = horizon(total, max_time);
+        if now != end && now.is_set() {
+            t.cfg.schedule = Schedule::Anneal {
+                shape,
+                min,
+                end: now,
+            };
+            sink.event(&Event::Note(Note::ScheduleEndMoved {
+                steps: (now.steps > 0).then_some(now.steps),
+                seconds: (now.seconds > 0.0).then_some(now.seconds),
+            }))?;
         }
     }
     if t.threads() != saved_threads && t.cfg.dropout > 0.0 {
