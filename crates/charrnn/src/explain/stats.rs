@@ -127,7 +127,8 @@ pub struct Saturation {
     pub gate: &'static str,
     pub squash: Squash,
     /// Values below `low` count as near the lower bound, above `high` as near the upper one:
-    /// 0.1 and 0.9 for a sigmoid gate, -0.9 and 0.9 for a tanh candidate.
+    /// a tenth of the range from each (0.1 and 0.9 for a sigmoid gate, -0.8 and 0.8 for a
+    /// tanh candidate).
     pub low: f64,
     pub high: f64,
     /// The share of all values (every character and unit) near the lower bound...
