@@ -209,7 +209,7 @@ var charrnnExplain = (function () {
     });
 
     // Found neurons.
-    root.append(el('h2', { text: 'Found neurons' }),
+    root.append(el('h2', { id: 'x-found-title', text: 'Found neurons' }),
       el('p', { class: 'sub', text: 'For each feature of the text, the state units whose ' +
         'values follow it most closely (Pearson r over these ' + N + ' characters). Click one ' +
         'to colour the text by it; click a feature to colour by the feature.' }));

@@ -15,6 +15,8 @@ mod http;
 pub use fixture::*;
 pub use http::*;
 
+pub mod browser;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -35,9 +35,10 @@ use crate::vocab::{describe_chars, Vocab};
 pub use features::{features, Feature, FEATURES};
 pub use stats::{found_neurons, saturation, Found, Neuron, Saturation, HIST_BINS};
 
-/// The most activations (characters x units over all channels) one explanation keeps: 64M,
-/// 256 MB of `f32`.
-pub const MAX_VALUES: usize = 1 << 26;
+/// The most activations (characters x units over all channels) one explanation keeps: 32M,
+/// 128 MB of `f32` (about 21,800 characters of a 2 x 128 LSTM, whose report is then 48 MB;
+/// 3,600 of a 3 x 512 one).
+pub const MAX_VALUES: usize = 1 << 25;
 
 /// What to explain and how much.
 #[derive(Clone, Debug, PartialEq)]
