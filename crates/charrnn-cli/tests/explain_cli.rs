@@ -257,6 +257,28 @@ fn unknown_characters_long_texts_and_bad_flags() {
         ],
     ));
     assert!(o.contains("\"truncated\":false"));
+    // Past the library's activation limit: how many characters fit (10 units, 6 channels).
+    let fit = charrnn::explain::MAX_VALUES / 60;
+    std::fs::write(d.join("huge.txt"), "a".repeat(fit + 1)).unwrap();
+    let max = (fit + 1).to_string();
+    assert_bad(
+        &run(
+            d,
+            &[
+                "explain",
+                "--model",
+                &name,
+                "--text",
+                "huge.txt",
+                "--max-chars",
+                &max,
+            ],
+        ),
+        &[
+            "huge.txt",
+            &format!("lower --max-chars to at most {fit} characters"),
+        ],
+    );
     // Bad flags and files.
     for (args, needles) in [
         (

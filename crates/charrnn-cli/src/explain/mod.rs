@@ -154,13 +154,12 @@ fn run_typed<T: Real>(a: ExplainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The library's limits in the CLI's words.
+/// The library's message in the CLI's words: its settings (in backticks) as flags, and the
+/// text it is about.
 fn with_flag_hint(e: Error, source: &str) -> Error {
+    let flags = |m: String| m.replace("`max_chars`", "--max-chars");
     match e {
-        Error::Config(m) if m.contains("explain at most") => Error::Config(format!(
-            "{source}: {}",
-            m.replace("explain at most", "pass --max-chars of at most")
-        )),
+        Error::Config(m) => Error::Config(format!("{source}: {}", flags(m))),
         Error::Vocab(m) => Error::Vocab(format!("{source}: {m}")),
         e => e,
     }

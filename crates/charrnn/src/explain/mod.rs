@@ -253,7 +253,7 @@ pub fn explain<T: Real>(
     if values > MAX_VALUES {
         return Err(Error::Config(format!(
             "{} characters of this model make {values} activations, over the {MAX_VALUES} one \
-             explanation keeps: explain at most {} characters",
+             explanation keeps: lower `max_chars` to at most {} characters",
             chars.len(),
             MAX_VALUES / per_char
         )));
@@ -304,7 +304,7 @@ pub fn explain<T: Real>(
 fn validate(cfg: &ExplainConfig) -> Result<()> {
     for (name, v) in [("max_chars", cfg.max_chars), ("chunk", cfg.chunk)] {
         if v == 0 {
-            return Err(Error::Config(format!("{name} must be at least 1")));
+            return Err(Error::Config(format!("`{name}` must be at least 1")));
         }
     }
     Ok(())
