@@ -53,6 +53,7 @@ fn explain(args: &[&str]) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "slow: drives headless chromium, about 3 s; run with `cargo test -- --ignored`"]
 fn report_opens_from_disk_hovers_and_switches_neurons_in_chromium() {
     let Some(chromium) = chromium_or_skip() else {
         return;

@@ -2,46 +2,23 @@
 //! library's chunk forward pass for every cell and depth, the HTML report's embedded numbers
 //! against its JSON, and bad input.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use base64::Engine;
 use charrnn::model::{CellKind, Model, ModelConfig, Workspace, CELLS};
 use charrnn::Vocab;
 use rand::SeedableRng;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
+use support::{assert_bad, stdout, Fixture};
 
 /// 300 characters with quotes, brackets, digits and indentation, over several chunks.
 const TEXT: &str = "ROMEO:\n  \"But soft (what light) through yonder window breaks?\"\n\
     JULIET [aside]:\n\tO Romeo, Romeo! wherefore art thou Romeo? 2 or 3 times.\n\
     \"Deny thy father\" and refuse thy name;\nOr, if thou wilt not, be but sworn my love,\n\
     And I'll no longer be a Capulet. (Exeunt 1, 2.)\n";
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run charrnn")
-}
-
-fn ok_stdout(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-/// One line on stderr with every needle, exit code 2.
-fn assert_bad(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in {err:?}");
-    }
-}
 
 fn save_model(dir: &Path, cell: CellKind, layers: usize) -> (Model<f32>, String) {
     let vocab = Vocab::from_text(TEXT);
@@ -69,24 +46,22 @@ fn embedded(html: &str) -> Value {
 
 #[test]
 fn json_and_report_match_score_and_the_forward_pass_for_every_cell_and_depth() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("text.txt"), TEXT).unwrap();
+    let f = Fixture::new();
+    std::fs::write(f.path("text.txt"), TEXT).unwrap();
     let n = TEXT.chars().count();
     let vocab = Vocab::from_text(TEXT);
     let ids: Vec<u32> = TEXT.chars().map(|c| vocab.id(c).unwrap()).collect();
     for cell in CELLS {
         for layers in [1, 2] {
-            let (model, name) = save_model(dir.path(), cell, layers);
+            let (model, name) = save_model(f.dir.path(), cell, layers);
             let tag = name.clone();
-            let e: Value = serde_json::from_str(&ok_stdout(&run(
-                dir.path(),
-                &["explain", "--model", &name, "--text", "text.txt", "--json"],
-            )))
+            let e: Value = serde_json::from_str(&stdout(
+                &f.ok(&["explain", "--model", &name, "--text", "text.txt", "--json"]),
+            ))
             .unwrap();
-            let s: Value = serde_json::from_str(&ok_stdout(&run(
-                dir.path(),
-                &["score", "--model", &name, "--data", "text.txt", "--json"],
-            )))
+            let s: Value = serde_json::from_str(&stdout(
+                &f.ok(&["score", "--model", &name, "--data", "text.txt", "--json"]),
+            ))
             .unwrap();
             assert_eq!(e["loss"]["predicted"], s["chars"], "{tag}");
             let (a, b) = (
@@ -140,13 +115,10 @@ fn json_and_report_match_score_and_the_forward_pass_for_every_cell_and_depth() {
             }
             // The HTML report carries the same numbers (activations to one step of 1/127).
             let out = format!("{tag}.html");
-            ok_stdout(&run(
-                dir.path(),
-                &[
-                    "explain", "--model", &name, "--text", "text.txt", "--out", &out,
-                ],
-            ));
-            let html = std::fs::read_to_string(dir.path().join(&out)).unwrap();
+            stdout(&f.ok(&[
+                "explain", "--model", &name, "--text", "text.txt", "--out", &out,
+            ]));
+            let html = std::fs::read_to_string(f.path(&out)).unwrap();
             // Nothing is fetched: no external source, link, style import or request.
             for fetch in [
                 "src=",
@@ -201,48 +173,42 @@ fn json_and_report_match_score_and_the_forward_pass_for_every_cell_and_depth() {
 
 #[test]
 fn unknown_characters_long_texts_and_bad_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let f = Fixture::new();
+    let d = f.dir.path();
     let (_, name) = save_model(d, CellKind::LSTM, 1);
     std::fs::write(d.join("odd.txt"), "ROMEO: ü and 中\n").unwrap();
     assert_bad(
-        &run(d, &["explain", "--model", &name, "--text", "odd.txt"]),
+        &f.run(&["explain", "--model", &name, "--text", "odd.txt"]),
         &["odd.txt", "'ü' (U+00FC)", "'中' (U+4E2D)", "--unknown skip"],
     );
     assert_bad(
-        &run(d, &["explain", "--model", &name, "--prime", "Zzz"]),
+        &f.run(&["explain", "--model", &name, "--prime", "Zzz"]),
         &["--prime", "'Z'", "--unknown skip"],
     );
-    let e: Value = serde_json::from_str(&ok_stdout(&run(
-        d,
-        &[
-            "explain",
-            "--model",
-            &name,
-            "--text",
-            "odd.txt",
-            "--unknown",
-            "skip",
-            "--json",
-        ],
-    )))
+    let e: Value = serde_json::from_str(&stdout(&f.ok(&[
+        "explain",
+        "--model",
+        &name,
+        "--text",
+        "odd.txt",
+        "--unknown",
+        "skip",
+        "--json",
+    ])))
     .unwrap();
     assert_eq!(e["text"], "ROMEO:  and \n");
     assert_eq!(e["skipped"], 2);
     // The default output is explain.html; a long text is cut at --max-chars, and says so.
     std::fs::write(d.join("long.txt"), TEXT.repeat(40)).unwrap();
-    let o = ok_stdout(&run(
-        d,
-        &[
-            "explain",
-            "--model",
-            &name,
-            "--text",
-            "long.txt",
-            "--max-chars",
-            "500",
-        ],
-    ));
+    let o = stdout(&f.ok(&[
+        "explain",
+        "--model",
+        &name,
+        "--text",
+        "long.txt",
+        "--max-chars",
+        "500",
+    ]));
     assert!(o.starts_with("wrote explain.html"), "{o}");
     assert!(o.contains("the first 500 characters"), "{o}");
     let v = embedded(&std::fs::read_to_string(d.join("explain.html")).unwrap());
@@ -250,30 +216,24 @@ fn unknown_characters_long_texts_and_bad_flags() {
     assert_eq!(v["text"].as_str().unwrap().chars().count(), 500);
     assert_eq!(v["bits"].as_array().unwrap().len(), 500);
     // The whole text with f64 arithmetic.
-    let o = ok_stdout(&run(
-        d,
-        &[
-            "explain", "--model", &name, "--prime", "ROMEO: O", "--dtype", "f64", "--json",
-        ],
-    ));
+    let o = stdout(&f.ok(&[
+        "explain", "--model", &name, "--prime", "ROMEO: O", "--dtype", "f64", "--json",
+    ]));
     assert!(o.contains("\"truncated\":false"));
     // Past the library's activation limit: how many characters fit (10 units, 6 channels).
     let fit = charrnn::explain::MAX_VALUES / 60;
     std::fs::write(d.join("huge.txt"), "a".repeat(fit + 1)).unwrap();
     let max = (fit + 1).to_string();
     assert_bad(
-        &run(
-            d,
-            &[
-                "explain",
-                "--model",
-                &name,
-                "--text",
-                "huge.txt",
-                "--max-chars",
-                &max,
-            ],
-        ),
+        &f.run(&[
+            "explain",
+            "--model",
+            &name,
+            "--text",
+            "huge.txt",
+            "--max-chars",
+            &max,
+        ]),
         &[
             "huge.txt",
             &format!("lower --max-chars to at most {fit} characters"),
@@ -305,13 +265,10 @@ fn unknown_characters_long_texts_and_bad_flags() {
     ] {
         let mut a = vec!["explain", "--model", &name];
         a.extend(args);
-        assert_bad(&run(d, &a), &needles);
+        assert_bad(&f.run(&a), &needles);
     }
     assert_bad(
-        &run(
-            d,
-            &["explain", "--model", "nope.safetensors", "--prime", "a"],
-        ),
+        &f.run(&["explain", "--model", "nope.safetensors", "--prime", "a"]),
         &["nope.safetensors"],
     );
 }
