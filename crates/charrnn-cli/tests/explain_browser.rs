@@ -2,10 +2,12 @@
 //! a character hovered for the model's predictions, a found neuron clicked, the unit switched
 //! with the controls; the numbers the page shows checked against `--json`.
 //!
-//! Without chromium the test says so and passes (except in CI). With `CHARRNN_EXPLAIN_MODEL`
-//! and `CHARRNN_EXPLAIN_TEXT` it reports on that model and text instead of a random LSTM, and
-//! with `CHARRNN_SCREENSHOT_DIR` it saves `explain-surprise.png`, `explain-neuron.png` and
-//! `explain-found.png` there (the README's pictures: see docs/explain.md).
+//! Then the Explain tab of `charrnn serve`'s page, over `POST /v1/explain`.
+//!
+//! Without chromium the tests say so and pass (except in CI). With `CHARRNN_EXPLAIN_MODEL`
+//! and `CHARRNN_EXPLAIN_TEXT` they report on that model and text instead of a random LSTM, and
+//! with `CHARRNN_SCREENSHOT_DIR` they save `explain-surprise.png`, `explain-neuron.png`,
+//! `explain-found.png` and `explain-serve.png` there (the pictures of docs/explain.md).
 
 mod support;
 
@@ -18,7 +20,7 @@ use charrnn::Vocab;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 use support::browser::{chromium_or_skip, Browser};
-use support::BIN;
+use support::{post, Server, BIN};
 
 const TEXT: &str = "HAMLET:\n\"To be, or not to be\" (that is the question):\n\
     Whether 'tis nobler in the mind to suffer\n    The slings and arrows of outrageous fortune,\n\
@@ -271,5 +273,98 @@ fn check_unit(b: &mut Browser, e: &Value, layer: usize, chan: &str, unit: usize)
                 "{chan}{layer}[{unit}] at {i}: {w} shown {colour}"
             );
         }
+    }
+}
+
+#[test]
+#[ignore = "slow: drives headless chromium, about 3 s; run with `cargo test -- --ignored`"]
+fn serve_page_explain_tab_in_chromium() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (model, text) = match (
+        std::env::var_os("CHARRNN_EXPLAIN_MODEL"),
+        std::env::var_os("CHARRNN_EXPLAIN_TEXT"),
+    ) {
+        (Some(m), Some(t)) => (PathBuf::from(m), PathBuf::from(t)),
+        _ => model_and_text(dir.path()),
+    };
+    let text: String = std::fs::read_to_string(&text)
+        .unwrap()
+        .chars()
+        .take(600)
+        .collect();
+    let server = Server::start(&model, &[]);
+    let full = post(
+        &server.addr,
+        "/v1/explain",
+        &json!({ "text": text, "format": "full" }),
+    );
+    assert_eq!(full.status, 200, "{}", full.text());
+    let e = full.json();
+
+    let mut b = Browser::launch(&chromium);
+    b.call("Page.navigate", json!({ "url": server.url() }));
+    b.wait_for(
+        "document.readyState === 'complete' && \
+         document.getElementById('xlabel').textContent.includes('at most')",
+        20,
+    );
+    b.click("#tab-explain");
+    b.wait_for("!document.getElementById('explain-pane').hidden", 5);
+    b.eval(&format!(
+        "document.getElementById('xtext').value = {}; true",
+        json!(text)
+    ));
+    b.click("#xgo");
+    b.wait_for("document.getElementById('xout').dataset.ready === '1'", 20);
+    let total = b.eval("document.getElementById('x-total').textContent");
+    let bpc = format!(
+        "{:.4} bits/char",
+        e["loss"]["bits_per_char"].as_f64().unwrap()
+    );
+    assert!(
+        total.as_str().unwrap().contains(&bpc),
+        "{total} lacks {bpc}"
+    );
+    let i = 12;
+    b.hover(&format!("#x-text .ch[data-i='{i}']"));
+    b.wait_for(
+        "getComputedStyle(document.getElementById('x-tip')).display === 'block'",
+        5,
+    );
+    let tip = b.eval("document.getElementById('x-tip').textContent");
+    let bits = e["bits"][i].as_f64().unwrap();
+    assert!(
+        tip.as_str()
+            .unwrap()
+            .contains(&format!("{bits:.2} bits of surprise")),
+        "{tip}"
+    );
+    let chip = b.eval(
+        "(() => { const u = document.querySelector('#x-found .unit');
+                  return [+u.dataset.layer, u.dataset.channel, +u.dataset.unit]; })()",
+    );
+    b.click("#x-found .unit");
+    b.wait_for("charrnnExplain.current().state.mode === 'neuron'", 5);
+    let (layer, chan, unit) = (
+        chip[0].as_u64().unwrap() as usize,
+        chip[1].as_str().unwrap().to_string(),
+        chip[2].as_u64().unwrap() as usize,
+    );
+    check_unit(&mut b, &e, layer, &chan, unit);
+    if let Some(d) = std::env::var_os("CHARRNN_SCREENSHOT_DIR") {
+        // From the top of the page (the tabs in view), the mouse on the character.
+        let r = b.eval(&format!(
+            "window.scrollTo(0, 0);
+             (r => [r.left + r.width / 2, r.top + r.height / 2])
+             (document.querySelector(\"#x-text .ch[data-i='{i}']\").getBoundingClientRect())"
+        ));
+        b.call(
+            "Input.dispatchMouseEvent",
+            json!({ "type": "mouseMoved", "x": r[0], "y": r[1] }),
+        );
+        b.screenshot(&PathBuf::from(d).join("explain-serve.png"));
     }
 }

@@ -122,7 +122,8 @@ fn json_and_report_match_score_and_the_forward_pass_for_every_cell_and_depth() {
             // Nothing is fetched: no external source, link, style import or request.
             for fetch in [
                 "src=",
-                "href=\"http",
+                "http://",
+                "https://",
                 "url(",
                 "@import",
                 "fetch(",

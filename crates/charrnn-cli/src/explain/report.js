@@ -245,14 +245,12 @@ var charrnnExplain = (function () {
       root.append(sat);
     }
     function gateChart(s) {
-      var ns = 'http://www.w3.org/2000/svg';
-      var svg = document.createElementNS(ns, 'svg');
-      svg.setAttribute('width', 232);
-      svg.setAttribute('height', 74);
+      // SVG markup of numbers only; the HTML parser puts it in the SVG namespace.
+      var parts = [];
       function add(tag, a) {
-        var e = document.createElementNS(ns, tag);
-        Object.keys(a).forEach(function (k) { e.setAttribute(k, a[k]); });
-        svg.appendChild(e);
+        parts.push('<' + tag + Object.keys(a).map(function (k) {
+          return ' ' + k + '="' + a[k] + '"';
+        }).join('') + '/>');
       }
       var top = Math.max.apply(null, s.hist) || 1;
       var lo = s.squash === 'sigmoid' ? 0 : -1, w = (1 - lo) / s.hist.length;
@@ -260,18 +258,20 @@ var charrnnExplain = (function () {
         var h = 60 * v / top;
         // Bins near a bound (past s.low or s.high) in orange.
         var near = lo + (b + 1) * w <= s.low + 1e-9 || lo + b * w >= s.high - 1e-9;
-        add('rect', { x: 4 + b * 7.5, y: 66 - h, width: 6.5, height: Math.max(h, 0.5),
-          fill: near ? '#d0582c' : '#5b82c9' });
+        add('rect', { x: 4 + b * 7.5, y: (66 - h).toFixed(2), width: 6.5,
+          height: Math.max(h, 0.5).toFixed(2), fill: near ? '#d0582c' : '#5b82c9' });
       });
       add('line', { x1: 4, y1: 66.5, x2: 154, y2: 66.5, stroke: '#999' });
       add('rect', { x: 166, y: 4, width: 62, height: 62, fill: 'none', stroke: '#bbb' });
       s.units.forEach(function (u) {
-        add('circle', { cx: 166 + 62 * u[0], cy: 66 - 62 * u[1], r: 1.8, fill: '#222', 'fill-opacity': 0.5 });
+        add('circle', { cx: (166 + 62 * u[0]).toFixed(2), cy: (66 - 62 * u[1]).toFixed(2),
+          r: 1.8, fill: '#222', 'fill-opacity': 0.5 });
       });
       var box = el('div', { class: 'gate', 'data-layer': s.layer, 'data-gate': s.gate });
       box.append(el('div', {}, el('b', { text: 'layer ' + s.layer + ' ' + s.gate }),
         ' (' + s.squash + '): ' + pct(s.low_share) + ' < ' + s.low + ', ' +
-        pct(s.high_share) + ' > ' + s.high), svg);
+        pct(s.high_share) + ' > ' + s.high));
+      box.insertAdjacentHTML('beforeend', '<svg width="232" height="74">' + parts.join('') + '</svg>');
       box.style.cursor = 'pointer';
       box.addEventListener('click', function () { setNeuron(s.layer, s.gate, 0); });
       return box;
