@@ -5,6 +5,7 @@
 
 mod bench;
 mod builtin;
+mod explain;
 mod inspect;
 mod interrupt;
 mod metrics;
@@ -45,6 +46,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Describe a corpus: size, characters, the losses a model must beat, windows per epoch.
     Inspect(inspect::InspectArgs),
+    /// See inside a model: surprise per character, any neuron, units that track features.
+    Explain(explain::ExplainArgs),
 }
 
 /// Floating-point precision of the run.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Score(a) => score::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Explain(a) => explain::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,11 +125,17 @@ fn usage_error(e: clap::Error) -> ExitCode {
         };
     }
     let text = e.render().to_string();
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut first = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // "the following required arguments were not provided:" lists them on indented lines.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        first = format!("{first} {}", listed.join(", "));
+    }
     eprintln!("error: {first} (see charrnn --help)");
     ExitCode::from(2)
 }

@@ -254,11 +254,52 @@ pub fn encode(
     .map_err(|e| e.into_error(src.name()))
 }
 
+/// The first `max_chars` characters of `src` under the newline rule of `opts`, and whether it
+/// has more: reads a block past them at most, whatever the size of the file.
+///
+/// ```
+/// use charrnn::corpus::{read_head, LoadOptions, Source};
+///
+/// let opts = LoadOptions::default();
+/// assert_eq!(read_head(Source::text("ab\r\ncd"), &opts, 4).unwrap(), ("ab\nc".into(), true));
+/// assert_eq!(read_head(Source::text("ab"), &opts, 3).unwrap(), ("ab".into(), false));
+/// ```
+///
+/// Fails as [`scan`] does (a missing, empty or unreadable file, invalid UTF-8 in the part read).
+pub fn read_head(src: Source, opts: &LoadOptions, max_chars: usize) -> Result<(String, bool)> {
+    let mut text = String::new();
+    let (mut n, mut more) = (0, false);
+    let read = pass(src, opts, Phase::Vocab, &mut |_| {}, &mut |c| {
+        if n == max_chars {
+            more = true;
+            return Err(Stop::Enough);
+        }
+        text.push(c);
+        n += 1;
+        Ok(())
+    });
+    match read {
+        Ok(()) | Err(Stop::Enough) => {}
+        Err(e) => return Err(e.into_error(src.name())),
+    }
+    if let (Source::File(path), true) = (src, text.is_empty() && !more) {
+        return Err(Error::Corpus {
+            path: path.into(),
+            msg: "is empty: give a file with text in it".into(),
+        });
+    }
+    Ok((text, more))
+}
+
 /// Why a pass stopped.
 #[derive(Debug)]
 enum Stop {
+    /// The caller has what it needs ([`read_head`]).
+    Enough,
     Io(std::io::Error),
-    Utf8 { offset: u64 },
+    Utf8 {
+        offset: u64,
+    },
     Unknown(Vec<char>),
     Changed,
     Error(Error),
@@ -271,6 +312,7 @@ impl Stop {
             msg,
         };
         match self {
+            Stop::Enough => unreachable!("read_head stops its own pass"),
             Stop::Io(e) => Error::io(path, "cannot read", e),
             Stop::Utf8 { offset } => corpus(format!(
                 "not valid UTF-8 at byte offset {offset}: convert the file to UTF-8 (e.g. iconv -t UTF-8)"

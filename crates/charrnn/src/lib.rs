@@ -25,6 +25,7 @@ mod crew;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod fsutil;
 pub mod inspect;
 pub mod kernels;

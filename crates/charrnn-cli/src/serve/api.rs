@@ -19,8 +19,13 @@ use super::request::{Format, SampleRequest, ScoreRequest, Unknown, MAX_TOP};
 use super::stream;
 use super::AppState;
 
-/// The page, compiled into the binary.
-const PAGE: &str = include_str!("page.html");
+/// The page, compiled into the binary, with the explain report's style and script (for its
+/// Explain tab) put in once.
+static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    include_str!("page.html")
+        .replacen("/*EXPLAIN_CSS*/", crate::explain::view::CSS, 1)
+        .replacen("/*EXPLAIN_JS*/", crate::explain::view::JS, 1)
+});
 
 /// `POST /v1/sample`: checked, then streamed.
 pub async fn sample(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
@@ -112,13 +117,14 @@ pub async fn info(State(st): State<Arc<AppState>>) -> Json<Value> {
         "max_n": st.max_n,
         "max_body": st.max_body,
         "max_top": MAX_TOP,
+        "max_explain": st.max_explain,
         "active_streams": st.active.load(Ordering::SeqCst),
     }))
 }
 
 /// `GET /`: the page.
 pub async fn page() -> Html<&'static str> {
-    Html(PAGE)
+    Html(PAGE.as_str())
 }
 
 /// Any other path: 404, listing the routes.
@@ -126,7 +132,7 @@ pub async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!(
-            "no route {method} {}: the routes are GET /, GET /v1/info, POST /v1/sample, POST /v1/score",
+            "no route {method} {}: the routes are GET /, GET /v1/info, POST /v1/sample, POST /v1/score, POST /v1/explain",
             uri.path()
         ),
     )

@@ -3,18 +3,20 @@
 //!
 //! Routes: `GET /` a page to try the model; `GET /v1/info` the model and the limits;
 //! `POST /v1/sample` text streamed as server-sent events (or chunked plain text);
-//! `POST /v1/score` nats and bits per character. The model runs on tokio's blocking thread
+//! `POST /v1/score` nats and bits per character; `POST /v1/explain` a text seen through the
+//! model (the page's Explain tab). The model runs on tokio's blocking thread
 //! pool, at most `--max-concurrent` requests at a time (the rest wait their turn). Every
 //! error is a JSON object `{"error": "...", "field": "..."}` with a 4xx status.
 //!
 //! Here: the flags, the shared [`AppState`], the router and the listener. `api` holds the
 //! route handlers; `body` reads and parses a request body within the limits; `request` the
 //! typed requests and their checks; `stream` the sample generator and its wire format;
-//! `error` the JSON errors.
+//! `explain` the explain route; `error` the JSON errors.
 
 mod api;
 mod body;
 mod error;
+mod explain;
 mod request;
 mod stream;
 
@@ -35,7 +37,8 @@ use tokio::sync::Semaphore;
 #[command(after_help = "\
 Endpoints:
   GET  /            a page to try the model: prime, sampling controls, streamed text and each
-                    character's top probabilities on hover
+                    character's top probabilities on hover; an Explain tab (charrnn explain's
+                    report of any text)
   GET  /v1/info     the model (cell, sizes, vocabulary) and the server's limits, as JSON
   POST /v1/sample   {\"prime\", \"n\", \"temperature\", \"top_k\", \"top_p\", \"argmax\", \"seed\",
                     \"stop\", \"top\", \"unknown\", \"format\"} -> server-sent events: \"start\",
@@ -43,6 +46,9 @@ Endpoints:
                     \"format\": \"text\", chunked plain text
   POST /v1/score    {\"text\", \"unknown\"} -> {\"nats_per_char\", \"bits_per_char\",
                     \"perplexity\", \"chars\"}
+  POST /v1/explain  {\"text\" (at most --max-explain characters), \"unknown\", \"top\",
+                    \"format\": \"report\" | \"full\"} -> the report's data, or with \"full\"
+                    what charrnn explain --json prints
 Errors are JSON {\"error\": \"...\", \"field\": \"...\"} with status 400 (malformed JSON), 408
 (body too slow), 413 (body too large), 422 (a wrong type or value), 404 or 405.
 
@@ -68,6 +74,9 @@ pub struct ServeArgs {
     /// Requests running the model at once; more wait for a turn
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub max_concurrent: usize,
+    /// Most characters a POST /v1/explain text may have
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub max_explain: usize,
 }
 
 /// What every request shares: the model, loaded once.
@@ -82,6 +91,8 @@ pub struct AppState {
     pub slots: Arc<Semaphore>,
     /// Sample streams generating right now.
     pub active: AtomicUsize,
+    /// Most characters a text to explain may have.
+    pub max_explain: usize,
 }
 
 /// The routes over a shared state.
@@ -91,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/info", get(api::info))
         .route("/v1/sample", post(api::sample))
         .route("/v1/score", post(api::score))
+        .route("/v1/explain", post(explain::explain))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
@@ -115,6 +127,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
     if a.max_concurrent == 0 {
         return Err(Error::Config("--max-concurrent must be at least 1".into()));
     }
+    if a.max_explain == 0 {
+        return Err(Error::Config("--max-explain must be at least 1".into()));
+    }
     let ck = checkpoint::load::<f32>(&a.model)?;
     let c = ck.model.config();
     let summary = format!(
@@ -138,6 +153,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         body_timeout: Duration::from_secs_f64(a.body_timeout),
         slots: Arc::new(Semaphore::new(a.max_concurrent)),
         active: AtomicUsize::new(0),
+        max_explain: a.max_explain,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,12 +3,14 @@
 //!   checks every test makes of a run ([`stdout`], [`stderr`], [`assert_bad`]);
 //! - [`model_file`]: a small model written with the library, for the sampling, server and
 //!   browser tests;
-//! - [`http`]: `charrnn serve` on 127.0.0.1 and a plain HTTP/1.1 client.
+//! - [`http`]: `charrnn serve` on 127.0.0.1 and a plain HTTP/1.1 client;
+//! - [`browser`]: headless Chromium over the DevTools protocol, for the browser tests.
 //!
 //! Each test file uses part of it, hence the allowed unused items and imports.
 
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 mod fixture;
 mod http;
 

@@ -95,6 +95,46 @@ pub trait CellSpec: Send + Sync {
         let _ = input;
         1.0 / (hidden as f64).sqrt()
     }
+
+    /// The G blocks of H that a forward step leaves in `pre`, in order, when they are the
+    /// cell's activated gates (what `charrnn explain` shows): their names and activations.
+    /// Empty when `pre` keeps something else (the tanh RNN keeps its sums without biases).
+    fn gate_info(&self) -> &'static [GateInfo] {
+        &[]
+    }
+}
+
+/// The function that made a gate's values, and so the range they lie in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Squash {
+    /// `σ`: values in (0, 1), a gate that lets through a share.
+    Sigmoid,
+    /// `tanh`: values in (-1, 1), a candidate value.
+    Tanh,
+    /// None: a linear value (minGRU's candidate).
+    Identity,
+}
+
+impl Squash {
+    /// The range of the values, `None` when unbounded.
+    pub fn range(self) -> Option<(f64, f64)> {
+        match self {
+            Squash::Sigmoid => Some((0.0, 1.0)),
+            Squash::Tanh => Some((-1.0, 1.0)),
+            Squash::Identity => None,
+        }
+    }
+}
+
+/// One gate block of a cell's `pre` after a forward step (see [`CellSpec::gate_info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateInfo {
+    /// Its usual name (`i`, `f`, `g`, `o`; `r`, `z`, `n`; `z`, `ĥ`).
+    pub name: &'static str,
+    /// What it does, in a few words.
+    pub about: &'static str,
+    pub squash: Squash,
 }
 
 /// One step forward over a block of B rows: what the time loop hands a cell.

@@ -17,7 +17,7 @@
 //! candidate, `W_hn h_{t-1} + b_hn`.
 
 use crate::kernels::{add_row_bias, Real};
-use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, GateInfo, Recurrence, Squash};
 
 /// PyTorch's GRU.
 pub struct Gru;
@@ -52,6 +52,27 @@ impl CellSpec for Gru {
 
     fn carries_h(&self) -> bool {
         true
+    }
+
+    fn gate_info(&self) -> &'static [GateInfo] {
+        const G: [GateInfo; 3] = [
+            GateInfo {
+                name: "r",
+                about: "reset gate: how much of h_{t-1} the candidate sees",
+                squash: Squash::Sigmoid,
+            },
+            GateInfo {
+                name: "z",
+                about: "update gate: how much of h_{t-1} is kept",
+                squash: Squash::Sigmoid,
+            },
+            GateInfo {
+                name: "n",
+                about: "candidate state",
+                squash: Squash::Tanh,
+            },
+        ];
+        &G
     }
 }
 

@@ -14,7 +14,7 @@
 //! Two states (h, c), G = 4; `pre` keeps the activated gates (i, f, g, o) and `aux` `tanh(c_t)`.
 
 use crate::kernels::{add_row_bias2, Real};
-use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, GateInfo, Recurrence, Squash};
 
 /// PyTorch's LSTM.
 pub struct Lstm;
@@ -45,6 +45,32 @@ impl CellSpec for Lstm {
 
     fn aux(&self) -> bool {
         true
+    }
+
+    fn gate_info(&self) -> &'static [GateInfo] {
+        const G: [GateInfo; 4] = [
+            GateInfo {
+                name: "i",
+                about: "input gate: how much of the candidate enters the cell",
+                squash: Squash::Sigmoid,
+            },
+            GateInfo {
+                name: "f",
+                about: "forget gate: how much of the cell state is kept",
+                squash: Squash::Sigmoid,
+            },
+            GateInfo {
+                name: "g",
+                about: "candidate cell value",
+                squash: Squash::Tanh,
+            },
+            GateInfo {
+                name: "o",
+                about: "output gate: how much of tanh(c) becomes h",
+                squash: Squash::Sigmoid,
+            },
+        ];
+        &G
     }
 }
 

@@ -15,7 +15,7 @@
 //! cells, with `rnn.weight_ih_l{k}` `[2H, In]` and `rnn.bias_ih_l{k}` `[2H]` only.
 
 use crate::kernels::{add_row_bias, Real};
-use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Recurrence};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, GateInfo, Recurrence, Squash};
 
 /// The minimal GRU.
 pub struct MinGru;
@@ -51,6 +51,22 @@ impl CellSpec for MinGru {
     /// Its projections are `nn.Linear`s of the input: `1/sqrt(fan_in)`.
     fn init_bound(&self, input: usize, _hidden: usize) -> f64 {
         1.0 / (input as f64).sqrt()
+    }
+
+    fn gate_info(&self) -> &'static [GateInfo] {
+        const G: [GateInfo; 2] = [
+            GateInfo {
+                name: "z",
+                about: "update gate: how much of the candidate replaces h_{t-1}",
+                squash: Squash::Sigmoid,
+            },
+            GateInfo {
+                name: "ĥ",
+                about: "candidate state (linear in the input)",
+                squash: Squash::Identity,
+            },
+        ];
+        &G
     }
 }
 

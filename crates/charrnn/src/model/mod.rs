@@ -25,7 +25,7 @@ mod time_loop;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-pub use cell::{Cell, CellKind, CellSpec, Init, Recurrence};
+pub use cell::{Cell, CellKind, CellSpec, GateInfo, Init, Recurrence, Squash};
 pub use dropout::Mode;
 pub use layout::{LayerLayout, Layout, ModelConfig, Naming, TensorSpec};
 pub use step::Stepper;

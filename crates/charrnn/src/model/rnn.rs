@@ -9,7 +9,7 @@
 //! stored under its names (`Wex`, `Wxh`, `Whh`, `Why`, `bh`, `by`), with one bias.
 
 use crate::kernels::Real;
-use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, Init, Recurrence};
+use crate::model::cell::{Bwd, Cell, CellKind, CellSpec, Fwd, GateInfo, Init, Recurrence};
 use crate::model::layout::Naming;
 
 /// The tanh RNN.
@@ -55,6 +55,11 @@ impl CellSpec for Rnn {
         } else {
             Init::Torch
         }
+    }
+
+    fn gate_info(&self) -> &'static [GateInfo] {
+        // No gates: `pre` keeps `W_ih x + W_hh h` without the biases, and h is its tanh.
+        &[]
     }
 }
 
