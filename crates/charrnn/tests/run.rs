@@ -662,3 +662,25 @@ fn resume_is_exact_with_a_schedule() {
     };
     assert_eq!(w("a.safetensors"), w("b.safetensors"));
 }
+
+/// Issue 11: validation is scored in streams side by side (fast), and each step that scored
+/// it says how long that took.
+#[test]
+fn validation_is_timed_and_close_to_the_whole_text_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RunConfig {
+        steps: Some(6),
+        val_frac: Some(0.5),
+        eval_every: Some(3),
+        ..base(dir.path())
+    };
+    let (r, seen) = go(&config, None);
+    r.unwrap();
+    let scored: Vec<_> = seen.steps.iter().filter(|s| s.val.is_some()).collect();
+    assert_eq!(scored.len(), 2);
+    assert!(scored.iter().all(|s| s.val_secs.is_some_and(|t| t >= 0.0)));
+    assert!(seen
+        .steps
+        .iter()
+        .all(|s| s.val.is_some() == s.val_secs.is_some()));
+}

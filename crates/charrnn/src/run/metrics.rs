@@ -4,7 +4,8 @@
 //! notebook prints), `nats_per_char` (the same per character), `smooth_loss` (the notebook's),
 //! `lr`, `grad_norm` (before clipping), `clip_fraction` (share of gradient elements clipped),
 //! `chars_per_s` (this session's mean), `elapsed` (seconds since the run began, across
-//! resumes), and `val_loss` / `val_bpc` (nats and bits per character) when the validation text
+//! resumes), and `val_loss` / `val_bpc` (nats and bits per character) and `val_secs` (seconds
+//! the scoring took) when the validation text
 //! was scored after the step. Non-finite numbers are written as `null`.
 //!
 //! A resumed run keeps the rows before the step it resumes at and appends: the rows an
@@ -36,6 +37,8 @@ pub struct Row {
     pub val_loss: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_bpc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_secs: Option<f64>,
 }
 
 impl From<&StepRecord> for Row {
@@ -53,6 +56,7 @@ impl From<&StepRecord> for Row {
             elapsed: r.elapsed,
             val_loss: r.val.map(|v| v.nats_per_char()),
             val_bpc: r.val.map(|v| v.bits_per_char()),
+            val_secs: r.val_secs,
         }
     }
 }

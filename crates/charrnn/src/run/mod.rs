@@ -144,6 +144,8 @@ pub struct StepRecord {
     pub secs: f64,
     /// The validation loss, when the validation text was scored after this step.
     pub val: Option<EvalStats>,
+    /// Seconds that scoring took.
+    pub val_secs: Option<f64>,
 }
 
 /// What happens in a run, in order: any [`Event::Note`]s, [`Event::Start`], then per step an

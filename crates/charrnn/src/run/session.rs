@@ -11,7 +11,7 @@ use super::setup::Setup;
 use super::{Dtype, Event, RunInfo, RunOutcome, Sink, StepRecord, Stop};
 use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, EvalStats};
+use crate::eval::{evaluate_streams, EvalStats};
 use crate::fsutil::DirLock;
 use crate::kernels::Real;
 use crate::resume;
@@ -19,6 +19,13 @@ use crate::run::metrics::{Metrics, Row};
 use crate::sample::Sampler;
 use crate::train::Trainer;
 use crate::vocab::{Ids, Vocab};
+
+/// The most streams the validation text is cut into.
+const VAL_STREAMS: usize = 32;
+
+/// Characters of validation text per stream, at least (each is warmed up on the 256 before it,
+/// so streams much shorter would spend more on warming up than on scoring).
+const VAL_CHARS_PER_STREAM: usize = 2048;
 
 /// A run between its setup and its end.
 pub(super) struct Session<T> {
@@ -198,8 +205,11 @@ impl<T: Real> Session<T> {
         let ckpt_due = rec.checkpoint_every > 0 && done % rec.checkpoint_every == 0;
         let at_end = self.total == Some(done);
         let eval_due = rec.eval_every > 0 && done % rec.eval_every == 0;
-        let val =
-            (!self.val_ids.is_empty() && (at_end || ckpt_due || eval_due)).then(|| self.validate());
+        let timed = (!self.val_ids.is_empty() && (at_end || ckpt_due || eval_due)).then(|| {
+            let t = Instant::now();
+            (self.validate(), t.elapsed().as_secs_f64())
+        });
+        let val = timed.map(|(v, _)| v);
         let secs = self.started.elapsed().as_secs_f64();
         let chars_per_step = self.chars_per_step();
         let record = StepRecord {
@@ -215,6 +225,7 @@ impl<T: Real> Session<T> {
             elapsed: self.rec.elapsed + secs,
             secs,
             val,
+            val_secs: timed.map(|(_, t)| t),
         };
         if let Some(m) = self.metrics.as_mut() {
             m.write(&Row::from(&record))?;
@@ -252,8 +263,12 @@ impl<T: Real> Session<T> {
         })
     }
 
+    /// The validation loss: the held-out text in streams scored side by side on the trainer's
+    /// threads ([`evaluate_streams`]), about one stream per [`VAL_CHARS_PER_STREAM`] characters.
     fn validate(&self) -> EvalStats {
-        evaluate(&self.trainer.model, &self.val_ids, self.trainer.cfg.seq_len)
+        let t = &self.trainer;
+        let streams = (self.val_ids.len() / VAL_CHARS_PER_STREAM).clamp(1, VAL_STREAMS);
+        evaluate_streams(&t.model, &self.val_ids, t.cfg.seq_len, streams, t.threads())
     }
 
     /// The validation after `step` steps, if there was one.
