@@ -70,6 +70,10 @@ pub struct RunConfig {
     /// Start from the weights (and take the cell, sizes and vocabulary) of this checkpoint.
     pub init_from: Option<PathBuf>,
 
+    /// A named recipe ([`super::Preset`]) filling every model, optimizer and schedule setting
+    /// left unset (new runs only) [default: none: the notebook's settings].
+    pub preset: Option<super::Preset>,
+
     /// UTF-8 text file to train on; else `text`.
     pub data: Option<PathBuf>,
     /// The text to train on when `data` names no file (never saved in checkpoints: a resumed

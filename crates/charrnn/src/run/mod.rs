@@ -55,11 +55,13 @@ pub mod checkpoints;
 mod config;
 pub mod metrics;
 pub mod place;
+mod preset;
 mod record;
 mod session;
 mod setup;
 
 pub use config::{Dtype, RunConfig, Text};
+pub use preset::Preset;
 pub use record::{RunRecord, META_KEY};
 
 /// Why a run stopped.

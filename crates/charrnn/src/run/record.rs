@@ -39,6 +39,9 @@ pub struct RunRecord {
     pub print_every: u64,
     pub sample_every: u64,
     pub sample_len: usize,
+    /// The recipe the run was set up with, resolved (`auto` never appears).
+    #[serde(default)]
+    pub preset: Option<super::Preset>,
     /// How the weights were drawn (absent in checkpoints of older builds: the notebook's).
     #[serde(default)]
     pub init: Option<Init>,
@@ -84,6 +87,7 @@ impl RunRecord {
             print_every: c.print_every.unwrap_or(defaults::PRINT_EVERY),
             sample_every: c.sample_every.unwrap_or(defaults::SAMPLE_EVERY),
             sample_len: c.sample_len.unwrap_or(defaults::SAMPLE_LEN),
+            preset: c.preset,
             init: c.init,
             std: c.std.unwrap_or(defaults::STD),
             corpus_chars: 0,
@@ -193,6 +197,11 @@ pub(crate) fn check_resume<T: Real>(
         ("momentum", given(c.momentum), s(t.optim.momentum)),
         ("eps", given(c.eps), s(t.optim.eps)),
         ("std", given(c.std), s(rec.std)),
+        (
+            "preset",
+            given(c.preset.map(|p| p.name())),
+            s(rec.preset.map_or("(none)", |p| p.name())),
+        ),
         (
             "init",
             given(c.init.map(|i| i.name())),

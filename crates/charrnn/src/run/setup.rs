@@ -45,6 +45,19 @@ impl<T: Real> Setup<T> {
     /// Set up the run `c` asks for; notes (settings a resume replaced) go to `sink`.
     pub fn new(c: &RunConfig, sink: &mut dyn Sink) -> Result<Self> {
         c.check()?;
+        // A new run's recipe fills what the caller leaves unset.
+        let filled;
+        let c = match (c.preset, &c.resume) {
+            (Some(p), None) => {
+                let p = p.resolve(text_size(c), c.max_time);
+                filled = RunConfig {
+                    preset: Some(p),
+                    ..p.fill(c)
+                };
+                &filled
+            }
+            _ => c,
+        };
         // A resumed run takes its settings from the file; settings given now replace the ones
         // that do not change the run.
         let resumed = match &c.resume {
@@ -205,6 +218,15 @@ impl<T: Real> Setup<T> {
             resumed,
             lock,
         })
+    }
+}
+
+/// About how many characters the text has, before reading it: its size in bytes.
+fn text_size(c: &RunConfig) -> u64 {
+    match (&c.data, &c.text) {
+        (Some(path), _) => std::fs::metadata(path).map_or(0, |m| m.len()),
+        (None, Some(t)) => t.content.len() as u64,
+        (None, None) => 0,
     }
 }
 
