@@ -215,7 +215,7 @@ fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
             Some("temprature"),
         ),
         ("POST", "/v1/score", b"{\"text\": 5}", 422, Some("text")),
-        ("POST", "/v1/score", b"{}", 422, None),
+        ("POST", "/v1/score", b"{}", 422, Some("text")),
         // Out-of-range values.
         ("POST", "/v1/sample", b"{\"n\": 0}", 422, Some("n")),
         ("POST", "/v1/sample", b"{\"n\": 501}", 422, Some("n")),

@@ -56,7 +56,10 @@ pub async fn sample(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
 /// `POST /v1/score`: the model's loss on a text, per character.
 pub async fn score(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let req: ScoreRequest = parse(&st, req).await?;
-    let unknown = st.vocab.unknown(&req.text);
+    let text = req
+        .text
+        .ok_or_else(|| ApiError::invalid("text", "is missing: send the text to score"))?;
+    let unknown = st.vocab.unknown(&text);
     if !unknown.is_empty() && req.unknown == Unknown::Error {
         return Err(ApiError::invalid(
             "text",
@@ -66,11 +69,7 @@ pub async fn score(State(st): State<Arc<AppState>>, req: Request) -> Result<Resp
             ),
         ));
     }
-    let kept: String = req
-        .text
-        .chars()
-        .filter(|&c| st.vocab.id(c).is_some())
-        .collect();
+    let kept: String = text.chars().filter(|&c| st.vocab.id(c).is_some()).collect();
     let ids = st.vocab.encode(&kept).expect("unknown characters removed");
     if ids.len() < 2 {
         return Err(ApiError::invalid(
