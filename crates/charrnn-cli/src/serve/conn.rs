@@ -53,9 +53,11 @@ impl Throttle {
     }
 }
 
-/// Serve `router` on `listener` until a signal, then shut down within the limits.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
-    let mut signals = signals::Signals::new();
+pub use signals::Signals;
+
+/// Serve `router` on `listener` until one of `signals` (installed before the address is
+/// printed, so that a client who saw it can stop the server), then shut down within the limits.
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, mut signals: Signals) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let (mut cap_line, mut accept_line) = (Throttle::default(), Throttle::default());

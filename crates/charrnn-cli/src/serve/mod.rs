@@ -174,10 +174,11 @@ pub fn run(a: ServeArgs) -> Result<()> {
                 args::API_KEY_ENV
             ));
         }
+        let signals = conn::Signals::new();
         println!("serving {summary} on http://{bound}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        conn::serve(listener, router(state, guard), limits).await;
+        conn::serve(listener, router(state, guard), limits, signals).await;
         Ok::<_, Error>(())
     })?;
     // Generators still running stop at their next character, their clients gone.

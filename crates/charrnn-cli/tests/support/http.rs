@@ -160,6 +160,7 @@ pub fn read_reply(s: &mut TcpStream) -> Reply {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(k) => bytes.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if bytes.is_empty() => panic!("no response: {e}"),
             Err(_) => break,
         }
@@ -181,6 +182,7 @@ pub fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {
         match s.read(&mut buf) {
             Ok(0) => return Some(t0.elapsed()),
             Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(
                     e.kind(),
