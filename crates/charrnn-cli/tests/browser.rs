@@ -104,6 +104,19 @@ fn page_samples_streams_stops_and_shows_probabilities_in_chromium() {
         json!(8)
     );
     assert!(tip.as_str().unwrap().matches('%').count() >= 9, "{tip}");
+    // The bars get their widths from the page's script (a style attribute would break the
+    // Content-Security-Policy), which lets the page's own script run and no other inline one.
+    let width = b.eval("document.querySelector('#tip .bar').style.width");
+    assert!(width.as_str().unwrap().ends_with("px"), "{width}");
+    assert_eq!(
+        b.eval(
+            "(() => { window.injected = 0; const s = document.createElement('script'); \
+              s.textContent = 'window.injected = 1'; document.body.appendChild(s); \
+              return window.injected; })()"
+        ),
+        json!(0),
+        "an injected inline script ran: no Content-Security-Policy"
+    );
 
     if let Some(path) = std::env::var_os("CHARRNN_SCREENSHOT") {
         b.screenshot(path.as_ref());

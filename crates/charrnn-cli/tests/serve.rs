@@ -215,7 +215,7 @@ fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
             Some("temprature"),
         ),
         ("POST", "/v1/score", b"{\"text\": 5}", 422, Some("text")),
-        ("POST", "/v1/score", b"{}", 422, None),
+        ("POST", "/v1/score", b"{}", 422, Some("text")),
         // Out-of-range values.
         ("POST", "/v1/sample", b"{\"n\": 0}", 422, Some("n")),
         ("POST", "/v1/sample", b"{\"n\": 501}", 422, Some("n")),
@@ -309,13 +309,13 @@ fn oversized_and_slow_bodies_get_413_and_408_and_the_server_keeps_serving() {
     // A declared length over the limit is refused before any body is sent.
     let r = raw(
         &s.addr,
-        b"POST /v1/sample HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n",
+        b"POST /v1/sample HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 413);
     assert_serving(&mut s);
     // A chunked body with no declared length is cut off at the limit too.
     let mut req =
-        b"POST /v1/sample HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"POST /v1/sample HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             .to_vec();
     for _ in 0..4 {
         req.extend_from_slice(format!("{:x}\r\n{}\r\n", 500, " ".repeat(500)).as_bytes());
@@ -327,7 +327,7 @@ fn oversized_and_slow_bodies_get_413_and_408_and_the_server_keeps_serving() {
     let t0 = Instant::now();
     let r = raw(
         &s.addr,
-        b"POST /v1/sample HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"n\": 1",
+        b"POST /v1/sample HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"n\": 1",
     );
     assert_eq!(r.status, 408, "{}", r.text());
     assert!(t0.elapsed() < Duration::from_secs(5));
@@ -355,7 +355,7 @@ fn client_disconnecting_mid_stream_stops_generation() {
         let mut t = TcpStream::connect(&s.addr).unwrap();
         write!(
             t,
-            "POST /v1/sample HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /v1/sample HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -456,10 +456,19 @@ fn bad_serve_flags() {
         (vec!["--max-concurrent", "0"], "--max-concurrent"),
         (vec!["--body-timeout", "0"], "--body-timeout"),
         (vec!["--addr", "localhost"], "--addr"),
+        (vec!["--addr", "localhost:http"], "--addr"),
+        (vec!["--max-connections", "0"], "--max-connections"),
+        (vec!["--max-header", "100"], "--max-header"),
+        (vec!["--header-timeout", "0s"], "--header-timeout"),
+        (vec!["--idle-timeout", "ten"], "--idle-timeout"),
+        (vec!["--write-timeout", "25h"], "--write-timeout"),
+        (vec!["--shutdown-timeout=-1"], "--shutdown-timeout"),
+        (vec!["--api-key", ""], "--api-key"),
     ] {
         let o = Command::new(BIN)
             .args(["serve", "--model", m.to_str().unwrap()])
             .args(&args)
+            .env_remove("CHARRNN_API_KEY")
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");

@@ -9,6 +9,8 @@ var charrnnExplain = (function () {
     var e = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
       if (k === 'text') e.textContent = attrs[k];
+      // Through the CSSOM: a style attribute would break charrnn serve's Content-Security-Policy.
+      else if (k === 'style') e.style.cssText = attrs[k];
       else e.setAttribute(k, attrs[k]);
     });
     for (var i = 2; i < arguments.length; i++) {

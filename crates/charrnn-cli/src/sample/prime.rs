@@ -13,12 +13,16 @@ pub enum PrimeError {
     Empty,
 }
 
-/// The ids of `text` and the text they spell, unknown characters skipped if `skip`.
+/// The ids of `text` and the text they spell, unknown characters skipped if `skip`. An empty
+/// prime is no prime: the state is warmed with a newline, which is not echoed.
 pub fn encode_prime(
     vocab: &Vocab,
     text: &str,
     skip: bool,
 ) -> std::result::Result<(Vec<u32>, String), PrimeError> {
+    if text.is_empty() {
+        return Ok((vec![vocab.id('\n').unwrap_or(0)], String::new()));
+    }
     let unknown = vocab.unknown(text);
     if !unknown.is_empty() && !skip {
         return Err(PrimeError::Unknown(unknown));

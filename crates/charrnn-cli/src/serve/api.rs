@@ -3,7 +3,7 @@
 //! ([`super::stream`]); every failure is an [`ApiError`].
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode, Uri};
@@ -32,12 +32,7 @@ pub async fn sample(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     let req: SampleRequest = parse(&st, req).await?;
     let format = req.format;
     let job = req.validate(&st)?;
-    let slot = st
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("the semaphore is never closed");
+    let slot = st.turn().await?;
     let body = stream::spawn(st, slot, job, format);
     let content_type = match format {
         Format::Sse => "text/event-stream",
@@ -56,7 +51,10 @@ pub async fn sample(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
 /// `POST /v1/score`: the model's loss on a text, per character.
 pub async fn score(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let req: ScoreRequest = parse(&st, req).await?;
-    let unknown = st.vocab.unknown(&req.text);
+    let text = req
+        .text
+        .ok_or_else(|| ApiError::invalid("text", "is missing: send the text to score"))?;
+    let unknown = st.vocab.unknown(&text);
     if !unknown.is_empty() && req.unknown == Unknown::Error {
         return Err(ApiError::invalid(
             "text",
@@ -66,11 +64,7 @@ pub async fn score(State(st): State<Arc<AppState>>, req: Request) -> Result<Resp
             ),
         ));
     }
-    let kept: String = req
-        .text
-        .chars()
-        .filter(|&c| st.vocab.id(c).is_some())
-        .collect();
+    let kept: String = text.chars().filter(|&c| st.vocab.id(c).is_some()).collect();
     let ids = st.vocab.encode(&kept).expect("unknown characters removed");
     if ids.len() < 2 {
         return Err(ApiError::invalid(
@@ -78,12 +72,7 @@ pub async fn score(State(st): State<Arc<AppState>>, req: Request) -> Result<Resp
             "needs at least 2 characters the model knows: the first is only context",
         ));
     }
-    let _slot = st
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("never closed");
+    let _slot = st.turn().await?;
     let model_state = st.clone();
     let s = tokio::task::spawn_blocking(move || evaluate(&model_state.model, &ids, 128))
         .await
@@ -118,13 +107,53 @@ pub async fn info(State(st): State<Arc<AppState>>) -> Json<Value> {
         "max_body": st.max_body,
         "max_top": MAX_TOP,
         "max_explain": st.max_explain,
+        "max_concurrent": st.max_concurrent,
+        "max_queue": st.max_queue,
         "active_streams": st.active.load(Ordering::SeqCst),
+        "waiting": st.waiting.load(Ordering::SeqCst),
     }))
 }
 
-/// `GET /`: the page.
-pub async fn page() -> Html<&'static str> {
-    Html(PAGE.as_str())
+/// `GET /`: the page, which may run only its own script and style, fetch only from this
+/// server, and be framed by no other page.
+pub async fn page() -> impl IntoResponse {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            inline_hashes(&PAGE, "script"),
+            inline_hashes(&PAGE, "style")
+        )
+    });
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, CSP.as_str()),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(PAGE.as_str()),
+    )
+}
+
+/// The CSP sources (`'sha256-...'`, space-separated) of the inline `<tag>` elements of `page`.
+fn inline_hashes(page: &str, tag: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut sources = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find(&open) {
+        let body = &rest[at + open.len()..];
+        let end = body.find(&close).expect("every element is closed");
+        let digest = sha2::Sha256::digest(&body.as_bytes()[..end]);
+        sources.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[end..];
+    }
+    assert!(!sources.is_empty(), "the page has a <{tag}>");
+    sources.join(" ")
 }
 
 /// Any other path: 404, listing the routes.

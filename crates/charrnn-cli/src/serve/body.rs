@@ -53,19 +53,44 @@ async fn read_body(st: &AppState, req: Request) -> Result<Bytes, ApiError> {
             Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "the request body did not arrive within {} s",
-                    st.body_timeout.as_secs_f64()
+                    "the request body did not arrive within {} (the server's --body-timeout)",
+                    humantime::format_duration(st.body_timeout)
                 ),
             ))
         })
 }
 
-/// A JSON body, with every failure a JSON error: those of [`read_body`], 400 when it is not
-/// JSON, 422 when it is not an object or a field has the wrong type or is unknown.
+/// How curl sends one.
+const CURL: &str = " (with curl: -H 'Content-Type: application/json')";
+
+/// A JSON body, with every failure a JSON error: 415 unless it is declared
+/// `application/json` (so that no web page can send one without the browser asking first),
+/// those of [`read_body`], 400 when it is not JSON, 422 when it is not an object or a field has
+/// the wrong type or is unknown.
 pub async fn parse<T: serde::de::DeserializeOwned>(
     st: &AppState,
     req: Request,
 ) -> Result<T, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let media = content_type
+        .as_deref()
+        .map(|v| v.split(';').next().unwrap_or("").trim());
+    if !media.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            match content_type {
+                Some(t) => format!(
+                    "the body must be sent as Content-Type: application/json, not {t:?}{CURL}"
+                ),
+                None => format!(
+                    "the body must be sent with the header Content-Type: application/json{CURL}"
+                ),
+            },
+        ));
+    }
     let bytes = read_body(st, req).await?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(

@@ -2,7 +2,7 @@
 //! with a 4xx status (or 500 if the server itself failed), `field` naming the request field at
 //! fault when there is one.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -13,6 +13,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// Headers sent with it (`Retry-After`, `WWW-Authenticate`).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             field: None,
+            headers: Vec::new(),
         }
     }
 
@@ -31,12 +34,19 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: format!("{field}: {}", message.into()),
             field: Some(field.into()),
+            headers: Vec::new(),
         }
     }
 
     /// The same error, about `field` (the message is left as it is).
     pub fn with_field(self, field: Option<String>) -> Self {
         ApiError { field, ..self }
+    }
+
+    /// The same error, sent with one more header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
@@ -46,6 +56,8 @@ impl IntoResponse for ApiError {
             Some(f) => json!({ "error": self.message, "field": f }),
             None => json!({ "error": self.message }),
         };
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        res.headers_mut().extend(self.headers);
+        res
     }
 }

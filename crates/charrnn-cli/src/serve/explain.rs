@@ -82,12 +82,7 @@ pub async fn explain(State(st): State<Arc<AppState>>, req: Request) -> Result<Re
         skip_unknown: req.unknown == Unknown::Skip,
         ..Default::default()
     };
-    let _slot = st
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("never closed");
+    let _slot = st.turn().await?;
     let model = st.clone();
     let format = req.format;
     let body = tokio::task::spawn_blocking(move || {

@@ -6,78 +6,38 @@
 //! `POST /v1/score` nats and bits per character; `POST /v1/explain` a text seen through the
 //! model (the page's Explain tab). The model runs on tokio's blocking thread
 //! pool, at most `--max-concurrent` requests at a time (the rest wait their turn). Every
-//! error is a JSON object `{"error": "...", "field": "..."}` with a 4xx status.
+//! error is a JSON object `{"error": "...", "field": "..."}` with a 4xx status (503 when the
+//! queue for the model is full).
 //!
-//! Here: the flags, the shared [`AppState`], the router and the listener. `api` holds the
-//! route handlers; `body` reads and parses a request body within the limits; `request` the
-//! typed requests and their checks; `stream` the sample generator and its wire format;
-//! `explain` the explain route; `error` the JSON errors.
+//! Here: the shared [`AppState`], the router and the start. `args` holds the flags; `conn`
+//! the listener, its connection cap and the shutdown; `link` one connection's timeouts; `guard`
+//! the Host and API key checks; `api` the route handlers; `body` reads and parses a request
+//! body within the limits; `request` the typed requests and their checks; `stream` the sample
+//! generator and its wire format; `explain` the explain route; `error` the JSON errors.
 
 mod api;
+mod args;
 mod body;
+mod conn;
 mod error;
 mod explain;
+mod guard;
+mod link;
 mod request;
 mod stream;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use charrnn::{checkpoint, Error, Model, Result, Vocab};
-use clap::Args;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Flags of `charrnn serve`.
-#[derive(Args, Debug)]
-#[command(after_help = "\
-Endpoints:
-  GET  /            a page to try the model: prime, sampling controls, streamed text and each
-                    character's top probabilities on hover; an Explain tab (charrnn explain's
-                    report of any text)
-  GET  /v1/info     the model (cell, sizes, vocabulary) and the server's limits, as JSON
-  POST /v1/sample   {\"prime\", \"n\", \"temperature\", \"top_k\", \"top_p\", \"argmax\", \"seed\",
-                    \"stop\", \"top\", \"unknown\", \"format\"} -> server-sent events: \"start\",
-                    one \"char\" per character ({\"c\", \"p\", \"top\"}), \"done\"; with
-                    \"format\": \"text\", chunked plain text
-  POST /v1/score    {\"text\", \"unknown\"} -> {\"nats_per_char\", \"bits_per_char\",
-                    \"perplexity\", \"chars\"}
-  POST /v1/explain  {\"text\" (at most --max-explain characters), \"unknown\", \"top\",
-                    \"format\": \"report\" | \"full\"} -> the report's data, or with \"full\"
-                    what charrnn explain --json prints
-Errors are JSON {\"error\": \"...\", \"field\": \"...\"} with status 400 (malformed JSON), 408
-(body too slow), 413 (body too large), 422 (a wrong type or value), 404 or 405.
-
-Example:
-  charrnn serve --model m.safetensors --addr 127.0.0.1:8080
-  curl -N localhost:8080/v1/sample -d '{\"prime\": \"The \", \"n\": 200, \"temperature\": 0.8}'")]
-pub struct ServeArgs {
-    /// Checkpoint to serve (loaded once, in f32)
-    #[arg(long, value_name = "FILE")]
-    pub model: PathBuf,
-    /// Address to listen on (port 0: any free port; the chosen one is printed)
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
-    pub addr: SocketAddr,
-    /// Largest `n` a sample request may ask for
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
-    pub max_n: usize,
-    /// Largest request body, in bytes
-    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
-    pub max_body: usize,
-    /// Seconds a client has to send its request body
-    #[arg(long, default_value_t = 10.0, value_name = "S")]
-    pub body_timeout: f64,
-    /// Requests running the model at once; more wait for a turn
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub max_concurrent: usize,
-    /// Most characters a POST /v1/explain text may have
-    #[arg(long, default_value_t = 2000, value_name = "N")]
-    pub max_explain: usize,
-}
+pub use args::ServeArgs;
+use error::ApiError;
 
 /// What every request shares: the model, loaded once.
 pub struct AppState {
@@ -89,14 +49,57 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// One permit per request allowed to run the model.
     pub slots: Arc<Semaphore>,
+    pub max_concurrent: usize,
+    /// Requests waiting for a permit now, and at most.
+    pub waiting: AtomicUsize,
+    pub max_queue: usize,
     /// Sample streams generating right now.
     pub active: AtomicUsize,
     /// Most characters a text to explain may have.
     pub max_explain: usize,
 }
 
+impl AppState {
+    /// A turn at the model: at once if one is free, else after the requests waiting before;
+    /// 503 with `Retry-After` when `--max-queue` requests are waiting already.
+    pub async fn turn(&self) -> std::result::Result<OwnedSemaphorePermit, ApiError> {
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let joined = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                (w < self.max_queue).then_some(w + 1)
+            });
+        if joined.is_err() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the server is busy: {} requests use the model and {} wait for a turn (--max-concurrent, --max-queue); try again shortly",
+                    self.max_concurrent, self.max_queue
+                ),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        /// Leaves the queue when dropped, also when the client goes away while waiting.
+        struct Queued<'a>(&'a AtomicUsize);
+        impl Drop for Queued<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _queued = Queued(&self.waiting);
+        Ok(self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed"))
+    }
+}
+
 /// The routes over a shared state.
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, guard: guard::Guard) -> Router {
     Router::new()
         .route("/", get(api::page))
         .route("/v1/info", get(api::info))
@@ -106,30 +109,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(guard),
+            guard::check,
+        ))
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
-    if a.max_n == 0 {
-        return Err(Error::Config("--max-n must be at least 1".into()));
-    }
-    if a.max_body < 64 {
-        return Err(Error::Config(format!(
-            "--max-body must be at least 64 bytes, got {}",
-            a.max_body
-        )));
-    }
-    if !(a.body_timeout.is_finite() && a.body_timeout > 0.0 && a.body_timeout <= 3600.0) {
-        return Err(Error::Config(format!(
-            "--body-timeout must be above 0 and at most 3600 seconds, got {}",
-            a.body_timeout
-        )));
-    }
-    if a.max_concurrent == 0 {
-        return Err(Error::Config("--max-concurrent must be at least 1".into()));
-    }
-    if a.max_explain == 0 {
-        return Err(Error::Config("--max-explain must be at least 1".into()));
-    }
+    a.check()?;
+    let (addr, host) = args::resolve_addr(&a.addr)?;
     let ck = checkpoint::load::<f32>(&a.model)?;
     let c = ck.model.config();
     let summary = format!(
@@ -150,33 +138,50 @@ pub fn run(a: ServeArgs) -> Result<()> {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         max_n: a.max_n,
         max_body: a.max_body,
-        body_timeout: Duration::from_secs_f64(a.body_timeout),
+        body_timeout: a.body_timeout,
         slots: Arc::new(Semaphore::new(a.max_concurrent)),
+        max_concurrent: a.max_concurrent,
+        waiting: AtomicUsize::new(0),
+        max_queue: a.max_queue,
         active: AtomicUsize::new(0),
         max_explain: a.max_explain,
     });
+    let guard = guard::Guard::new(&host, &a.allow_host, a.api_key.as_deref());
+    let limits = conn::Limits {
+        max_connections: a.max_connections,
+        header_timeout: a.header_timeout,
+        idle_timeout: a.idle_timeout,
+        write_timeout: a.write_timeout,
+        max_header: a.max_header,
+        shutdown_timeout: a.shutdown_timeout,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(a.addr).await.map_err(|e| {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Error::Config(format!(
-                "cannot listen on {}: {e}; pick another --addr (port 0 takes any free port)",
-                a.addr
+                "cannot listen on {addr}: {e}; pick another --addr (port 0 takes any free port)"
             ))
         })?;
-        let addr = listener
+        let bound = listener
             .local_addr()
             .map_err(|e| Error::Config(format!("cannot read the listening address: {e}")))?;
-        println!("serving {summary} on http://{addr}");
+        if !bound.ip().is_loopback() && a.api_key.is_none() {
+            conn::log(&format!(
+                "warning: listening on {bound}, beyond this machine, without an API key: anyone who can reach it can use the model; set {} or --api-key",
+                args::API_KEY_ENV
+            ));
+        }
+        let signals = conn::Signals::new();
+        println!("serving {summary} on http://{bound}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Error::Config(format!("server stopped: {e}")))
-    })
+        conn::serve(listener, router(state, guard), limits, signals).await;
+        Ok::<_, Error>(())
+    })?;
+    // Generators still running stop at their next character, their clients gone.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
 }

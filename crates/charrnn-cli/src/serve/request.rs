@@ -36,6 +36,8 @@ pub enum Format {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SampleRequest {
+    /// Empty or missing: no prime (a newline, not echoed), as `charrnn sample` without
+    /// `--prime` or with `--prime ""`.
     #[serde(default)]
     pub prime: String,
     #[serde(default = "default_n")]
@@ -97,7 +99,11 @@ impl SampleRequest {
                 format!("must be between 1 and {}, got {}", st.max_n, self.n),
             ));
         }
-        let t = self.temperature;
+        // Temperature 0 is the limit argmax is: accepted with it (and not used).
+        let t = match self.temperature {
+            0.0 if self.argmax => 1.0,
+            t => t,
+        };
         if !(t.is_finite() && t > 0.0) {
             return Err(ApiError::invalid(
                 "temperature",
@@ -123,10 +129,8 @@ impl SampleRequest {
                 format!("must be between 0 and {MAX_TOP}, got {}", self.top),
             ));
         }
-        let (prime, echo) = if self.prime.is_empty() {
-            (vec![st.vocab.id('\n').unwrap_or(0)], String::new())
-        } else {
-            encode_prime(&st.vocab, &self.prime, self.unknown == Unknown::Skip).map_err(|e| {
+        let (prime, echo) = encode_prime(&st.vocab, &self.prime, self.unknown == Unknown::Skip)
+            .map_err(|e| {
                 ApiError::invalid("prime", match e {
                     PrimeError::Unknown(chars) => format!(
                         "characters not in the model's vocabulary: {}; remove them or send \"unknown\": \"skip\"",
@@ -134,8 +138,7 @@ impl SampleRequest {
                     ),
                     PrimeError::Empty => "has no character the model knows".into(),
                 })
-            })?
-        };
+            })?;
         let stop = match &self.stop {
             Some(s) => encode_stop(&st.vocab, s).map_err(|e| ApiError::invalid("stop", e))?,
             None => Vec::new(),
@@ -165,7 +168,9 @@ impl SampleRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
-    pub text: String,
+    /// Required: missing, it is a 422 naming the field (as a value of the wrong type is).
+    #[serde(default)]
+    pub text: Option<String>,
     #[serde(default)]
     pub unknown: Unknown,
 }

@@ -5,26 +5,47 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::BIN;
 
-/// `charrnn serve` on an ephemeral port of 127.0.0.1, killed on drop.
+/// `charrnn serve` on an ephemeral port of 127.0.0.1, killed on drop. Its stderr is copied to
+/// the test's and kept, for the tests of its log lines.
 pub struct Server {
     child: Child,
     pub addr: String,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
     pub fn start(model: &Path, extra: &[&str]) -> Self {
+        Self::start_at(model, "127.0.0.1:0", extra, &[])
+    }
+
+    /// On `addr`, with environment variables `env`.
+    pub fn start_at(model: &Path, addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--model", model.to_str().unwrap()])
-            .args(["--addr", "127.0.0.1:0"])
+            .args(["--addr", addr])
             .args(extra)
+            .env_remove("CHARRNN_API_KEY")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start charrnn serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let copy = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[serve] {line}");
+                let mut l = copy.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -32,10 +53,10 @@ impl Server {
         let addr = line
             .split("http://")
             .nth(1)
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .unwrap_or_else(|| panic!("no address in {line:?}; stderr: {}", log.lock().unwrap()))
             .trim()
             .to_string();
-        Server { child, addr }
+        Server { child, addr, log }
     }
 
     pub fn url(&self) -> String {
@@ -45,6 +66,44 @@ impl Server {
     /// The process is still running.
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// What it has written to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Wait up to `within` for a line containing `needle` on its stderr.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> bool {
+        let t0 = Instant::now();
+        while !self.log().contains(needle) {
+            if t0.elapsed() > within {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Send it a Unix signal.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with the pid of our own child, which has not been waited for yet.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(r, 0, "kill failed");
+    }
+
+    /// Wait up to `within` for it to exit; its exit code, or `None` if it is still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if t0.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -89,6 +148,11 @@ pub fn raw(addr: &str, request: &[u8]) -> Reply {
     // The server may answer (and close) before reading everything, as it does for a body over
     // the limit: what matters is its answer.
     let _ = s.write_all(request);
+    read_reply(&mut s)
+}
+
+/// Read one whole response from `s` (which may stay open after it).
+pub fn read_reply(s: &mut TcpStream) -> Reply {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];
     // Until the server closes, or the body is complete (a server may keep the connection).
@@ -96,11 +160,41 @@ pub fn raw(addr: &str, request: &[u8]) -> Reply {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(k) => bytes.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if bytes.is_empty() => panic!("no response: {e}"),
             Err(_) => break,
         }
     }
     parse_reply(&bytes)
+}
+
+/// How long until the server closes `s` (reading and dropping whatever it sends), or `None`
+/// if it is still open after `within`.
+pub fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    let mut buf = [0u8; 8192];
+    loop {
+        let left = within.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            return None;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return Some(t0.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None
+            }
+            // Reset: closed too.
+            Err(_) => return Some(t0.elapsed()),
+        }
+    }
 }
 
 /// A whole response: headers and a body of the declared length or a closed chunked body.
@@ -172,11 +266,37 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// A request with a body; `Connection: close`.
 pub fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Reply {
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    request_with(addr, method, path, &[], body)
+}
+
+/// A request with a body and header lines `headers` ("Name: value"); `Connection: close`.
+/// `Host` (the server's address) and `Content-Type` (`application/json`) are sent unless
+/// `headers` has them; an empty value leaves the header out.
+pub fn request_with(addr: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Reply {
+    let given = |name: &str| {
+        headers.iter().any(|h| {
+            h.split(':')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    };
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !given("host") {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    if !given("content-type") {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for h in headers {
+        if !h.trim_end().ends_with(':') {
+            head.push_str(&format!("{h}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    )
-    .into_bytes();
+    ));
+    let mut req = head.into_bytes();
     req.extend_from_slice(body);
     raw(addr, &req)
 }
