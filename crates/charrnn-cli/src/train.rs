@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use charrnn::model::{CellKind, Init, CELLS};
-use charrnn::run::Stop;
+use charrnn::run::{Preset, Stop};
 use charrnn::Result;
 use clap::{ArgMatches, Args, ValueEnum};
 
@@ -45,6 +45,11 @@ pub enum ClipBy {
 /// Flags of `charrnn train`. Defaults are the notebook's hyperparameters.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// A measured recipe for the model, optimizer and schedule; flags given still win
+    /// (new runs only). `charrnn train --data FILE --preset auto --max-time 5m` trains the best
+    /// model we know for five minutes
+    #[arg(long, value_parser = preset_parser())]
+    pub preset: Option<Preset>,
     /// UTF-8 text file to train on [default: a built-in corpus of charrnn's own docs and source]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
@@ -223,6 +228,15 @@ pub fn run(a: TrainArgs, given: &ArgMatches) -> Result<ExitCode> {
     }
     report.done(&outcome);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--preset`'s values.
+fn preset_parser() -> impl clap::builder::TypedValueParser<Value = Preset> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = Preset::ALL
+        .iter()
+        .map(|p| PossibleValue::new(p.name()).help(p.about()));
+    PossibleValuesParser::new(values).map(|name| Preset::parse(&name).expect("a preset"))
 }
 
 /// `--init`'s values.

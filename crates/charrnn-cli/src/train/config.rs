@@ -25,6 +25,7 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
     RunConfig {
         resume: a.resume.clone(),
         init_from: a.init_from.clone(),
+        preset: a.preset,
         data: a.data.clone(),
         text: Some(Text {
             name: BUILTIN_NAME.into(),

@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn auto_picks_by_text_and_time() {
-        let min = |m| Some(Duration::from_secs(60 * m));
+        let min = |m: u64| Some(Duration::from_secs(60 * m));
         assert_eq!(Preset::Auto.resolve(30_000, None), Preset::Small);
         assert_eq!(Preset::Auto.resolve(1_100_000, min(5)), Preset::Medium);
         assert_eq!(Preset::Auto.resolve(1_100_000, min(1)), Preset::Small);
