@@ -102,10 +102,15 @@ pub struct Corpus {
 /// Where a corpus comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source<'a> {
-    /// A file, read in blocks.
+    /// A regular file, read in blocks (once per pass). Anything else (a pipe, a terminal, a
+    /// device) is refused with a message saying so: read it with [`read_all`] and give it as
+    /// [`Source::Read`].
     File(&'a Path),
     /// Bytes in memory (the built-in corpus), read the same way; errors name `<text>`.
     Bytes(&'a [u8]),
+    /// The bytes of a file that can be read only once (a pipe, standard input), read by
+    /// [`read_all`]: treated as a file (it must not be empty), errors name `name`.
+    Read { name: &'a Path, bytes: &'a [u8] },
 }
 
 impl<'a> Source<'a> {
@@ -117,7 +122,7 @@ impl<'a> Source<'a> {
     /// The name errors give the source.
     fn name(&self) -> &'a Path {
         match self {
-            Source::File(p) => p,
+            Source::File(p) | Source::Read { name: p, .. } => p,
             Source::Bytes(_) => Path::new("<text>"),
         }
     }
@@ -145,7 +150,8 @@ pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Corpus> {
     load_source(Source::Bytes(bytes), opts, |_| {})
 }
 
-fn load_source(
+/// [`load`] for any [`Source`].
+pub fn load_source(
     src: Source,
     opts: &LoadOptions,
     mut progress: impl FnMut(Progress),
@@ -183,7 +189,7 @@ pub fn scan(
         Ok(())
     })
     .map_err(|e| e.into_error(src.name()))?;
-    if let (Source::File(path), 0) = (src, counts.total()) {
+    if let (Source::File(path) | Source::Read { name: path, .. }, 0) = (src, counts.total()) {
         return Err(empty(path));
     }
     Ok(counts)
@@ -406,7 +412,7 @@ fn pass(
                 progress(Progress { phase, done, total });
             })
         }
-        Source::Bytes(bytes) => {
+        Source::Bytes(bytes) | Source::Read { bytes, .. } => {
             let total = bytes.len() as u64;
             decode_blocks(bytes, opts, f, |n| {
                 done += n as u64;
@@ -416,8 +422,21 @@ fn pass(
     }
 }
 
-/// Open a corpus file, with messages for the usual mistakes.
+/// Open a corpus file, which must be a regular file (it is read once per pass), with
+/// messages for the usual mistakes.
 fn open(path: &Path) -> Result<File> {
+    let file = open_any(path)?;
+    match file.metadata() {
+        Ok(m) if !m.is_file() => Err(Error::Corpus {
+            path: path.into(),
+            msg: "is not a regular file but a pipe, a terminal or a device, which can be read only once, and a corpus is read twice: save the text to a file and give that".into(),
+        }),
+        _ => Ok(file),
+    }
+}
+
+/// Open a file of any kind, with messages for a directory or a missing file.
+fn open_any(path: &Path) -> Result<File> {
     if path.is_dir() {
         return Err(Error::Corpus {
             path: path.into(),
@@ -434,6 +453,17 @@ fn open(path: &Path) -> Result<File> {
             Error::io(path, "cannot read", e)
         }
     })
+}
+
+/// Read the whole of a file of any kind (a pipe, a device, `/dev/stdin`) into memory, to
+/// give it as a [`Source::Read`]: for a text that can be read only once. The same messages as
+/// [`load`] for a missing file or a directory.
+pub fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_any(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    Ok(bytes)
 }
 
 /// The block decoder: UTF-8 validated block by block (a character cut by a block boundary is
@@ -526,6 +556,47 @@ mod tests {
             Err(Stop::Utf8 { offset }) => Err(offset),
             Err(e) => panic!("{e:?}"),
         }
+    }
+
+    /// Issue 13: a pipe is refused as a file (it cannot be read twice) with a message saying
+    /// so; read whole, it loads as a file would, and errors name it.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_read_whole_not_twice() {
+        use std::io::Write;
+        let mut child = std::process::Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\r\nworld").unwrap();
+        drop(stdin);
+        let out = child.stdout.take().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&out);
+        let path = PathBuf::from(format!("/dev/fd/{fd}"));
+        let err = load(&path, &LoadOptions::default(), |_| {}).unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file") && err.to_string().contains("save"),
+            "{err}"
+        );
+        let bytes = read_all(&path).unwrap();
+        child.wait().unwrap();
+        let src = Source::Read {
+            name: Path::new("standard input"),
+            bytes: &bytes,
+        };
+        let c = load_source(src, &LoadOptions::default(), |_| {}).unwrap();
+        assert_eq!(c.vocab.decode(c.ids.iter()), "hello\nworld");
+        let empty = Source::Read {
+            name: Path::new("standard input"),
+            bytes: b"",
+        };
+        let err = load_source(empty, &LoadOptions::default(), |_| {}).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "standard input: is empty: give a file with text in it"
+        );
     }
 
     #[test]
