@@ -63,7 +63,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let input = a.data.as_deref().map(Input::open).transpose()?;
     let corpus::Corpus { vocab, ids, .. } = match &input {
         Some(i) => corpus::load_source(i.source(), &opts, |_| {})?,
-        None => corpus::load_str(builtin::TEXT, &opts)?,
+        None => corpus::load_str(&builtin::text(), &opts)?,
     };
     // Each row as it is measured; a closed pipe ends the run before the next one.
     if !a.json {
