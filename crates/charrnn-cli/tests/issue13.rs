@@ -532,6 +532,10 @@ fn flags_that_do_not_apply_warn() {
             vec!["--max-vocab, --min-count have no effect", "--init-from"],
         ),
         (
+            vec!["--cell", "gru", "--std", "0.1"],
+            vec!["--std has no effect", "--init notebook", "--init torch"],
+        ),
+        (
             vec!["--clip", "0", "--clip-mode", "norm"],
             vec!["--clip-mode has no effect", "--clip 0"],
         ),
@@ -724,4 +728,58 @@ fn sample_takes_the_latest_run_s_model() {
         &f.run(&["sample", "-n", "5"]),
         &["no --model given", "has no model yet", "--resume"],
     );
+}
+
+/// Item 12: the README installs `charrnn` before using it, its quick try samples the model
+/// the first command wrote, and the output it shows has the current shape: the header the
+/// binary prints now (numbers aside), the model in runs/1, the result line on stdout last.
+#[test]
+fn readme_quick_try_matches_the_binary() {
+    let readme = include_str!("../../../README.md");
+    let quick = &readme[readme.find("## Three commands").unwrap()..];
+    let commands = &quick[..quick.find("```\n\n").unwrap()];
+    assert!(commands.contains("cargo install --path crates/charrnn-cli"));
+    assert!(commands.contains("\ncharrnn train "), "{commands}");
+    let sample = commands
+        .lines()
+        .find(|l| l.starts_with("charrnn sample"))
+        .unwrap();
+    assert!(!sample.contains("--model"), "{sample}");
+    let begin = "<!-- begin: charrnn train's output, left out of the built-in corpus -->\n```\n";
+    let shown = &readme[readme.find(begin).unwrap() + begin.len()..];
+    let shown: Vec<&str> = shown[..shown.find("```").unwrap()].lines().collect();
+    let digits = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                if !out.ends_with('N') {
+                    out.push('N');
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let f = Fixture::new();
+    let o = f.ok(&[
+        "train",
+        "--steps",
+        "1",
+        "--sample-every",
+        "0",
+        "--sample-len",
+        "5",
+    ]);
+    let header = stderr(&o).lines().next().unwrap().to_string();
+    assert_eq!(digits(shown[0]), digits(&header));
+    let n = shown.len();
+    assert!(
+        shown[n - 3].starts_with("done: 50000 steps")
+            && shown[n - 3].ends_with("; saved runs/1/model.safetensors"),
+        "{}",
+        shown[n - 3]
+    );
+    assert_eq!(shown[n - 2], "sample it: charrnn sample -n 500");
+    assert_eq!(shown[n - 1], stdout(&o).trim_end());
 }

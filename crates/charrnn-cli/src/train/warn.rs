@@ -3,6 +3,7 @@
 //! told once the run is set up, from what it really is (a resumed run's optimizer and
 //! schedule come from its checkpoint).
 
+use charrnn::model::Init;
 use charrnn::optim::{ClipMode, OptimKind, Schedule};
 use charrnn::run::RunInfo;
 use clap::parser::ValueSource;
@@ -104,9 +105,24 @@ pub fn warnings(given: &Given, info: &RunInfo) -> Vec<String> {
             &format!("the vocabulary comes from the {flag} checkpoint"),
         );
         unused(
-            &["std"],
+            &["init", "std"],
             &format!("the weights come from the {flag} checkpoint"),
         );
+    } else {
+        let m = &info.model;
+        let init = info
+            .settings
+            .init
+            .unwrap_or_else(|| m.cell.spec().default_init(m.layers));
+        if init != Init::Notebook {
+            unused(
+                &["std"],
+                &format!(
+                    "only --init notebook uses {{it}}, and this model's weights are drawn by --init {}",
+                    init.name()
+                ),
+            );
+        }
     }
     if info.val_chars == 0 {
         unused(
