@@ -102,9 +102,10 @@ pub struct Corpus {
 /// Where a corpus comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source<'a> {
-    /// A regular file, read in blocks (once per pass). Anything else (a pipe, a terminal, a
-    /// device) is refused with a message saying so: read it with [`read_all`] and give it as
-    /// [`Source::Read`].
+    /// A file, read in blocks, once per pass. The two-pass readers ([`scan`] and [`encode`],
+    /// so [`load`]) need a regular file and refuse anything else (a pipe, a terminal, a
+    /// device) with a message saying so: read it with [`read_all`] and give it as
+    /// [`Source::Read`]. The one-pass readers ([`read_text`], [`read_head`]) take any file.
     File(&'a Path),
     /// Bytes in memory (the built-in corpus), read the same way; errors name `<text>`.
     Bytes(&'a [u8]),
@@ -183,6 +184,7 @@ pub fn scan(
     opts: &LoadOptions,
     mut progress: impl FnMut(Progress),
 ) -> Result<CharCounts> {
+    two_passes(src)?;
     let mut counts = CharCounts::new();
     pass(src, opts, Phase::Vocab, &mut progress, &mut |c| {
         counts.add(c);
@@ -254,6 +256,7 @@ pub fn encode(
     unknown: OnUnknown,
     mut progress: impl FnMut(Progress),
 ) -> Result<Ids> {
+    two_passes(src)?;
     encode_with(vocab, counts, unknown, |f| {
         pass(src, opts, Phase::Encode, &mut progress, f)
     })
@@ -405,7 +408,7 @@ fn pass(
     let mut done = 0;
     match src {
         Source::File(path) => {
-            let file = open(path).map_err(Stop::Error)?;
+            let file = open_any(path).map_err(Stop::Error)?;
             let total = file.metadata().map(|m| m.len()).unwrap_or(0);
             decode_blocks(file, opts, f, |n| {
                 done += n as u64;
@@ -422,16 +425,19 @@ fn pass(
     }
 }
 
-/// Open a corpus file, which must be a regular file (it is read once per pass), with
-/// messages for the usual mistakes.
-fn open(path: &Path) -> Result<File> {
-    let file = open_any(path)?;
-    match file.metadata() {
-        Ok(m) if !m.is_file() => Err(Error::Corpus {
+/// A file read in two passes must be a regular file: a pipe, a terminal or a device would
+/// give its text to the first pass only. (Missing files and directories are left to the
+/// pass's own messages.)
+fn two_passes(src: Source) -> Result<()> {
+    let Source::File(path) = src else {
+        return Ok(());
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => Err(Error::Corpus {
             path: path.into(),
             msg: "is not a regular file but a pipe, a terminal or a device, which can be read only once, and a corpus is read twice: save the text to a file and give that".into(),
         }),
-        _ => Ok(file),
+        _ => Ok(()),
     }
 }
 
@@ -564,17 +570,20 @@ mod tests {
     #[test]
     fn a_pipe_is_read_whole_not_twice() {
         use std::io::Write;
-        let mut child = std::process::Command::new("cat")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"hello\r\nworld").unwrap();
-        drop(stdin);
-        let out = child.stdout.take().unwrap();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&out);
-        let path = PathBuf::from(format!("/dev/fd/{fd}"));
+        use std::process::{Child, ChildStdout, Command, Stdio};
+        // `text` through `cat`: its output pipe, by a path.
+        let pipe = |text: &[u8]| -> (Child, ChildStdout, PathBuf) {
+            let mut child = Command::new("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(text).unwrap();
+            let out = child.stdout.take().unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&out);
+            (child, out, PathBuf::from(format!("/dev/fd/{fd}")))
+        };
+        let (mut child, _out, path) = pipe(b"hello\r\nworld");
         let err = load(&path, &LoadOptions::default(), |_| {}).unwrap_err();
         assert!(
             err.to_string().contains("not a regular file") && err.to_string().contains("save"),
@@ -597,6 +606,11 @@ mod tests {
             err.to_string(),
             "standard input: is empty: give a file with text in it"
         );
+        // A one-pass reader takes a pipe as it is.
+        let (mut child, _out, path) = pipe(b"hello\r\nworld");
+        let head = read_head(Source::File(&path), &LoadOptions::default(), 7).unwrap();
+        assert_eq!(head, ("hello\nw".into(), true));
+        child.wait().unwrap();
     }
 
     #[test]
