@@ -8,7 +8,8 @@ use charrnn::corpus::{self, LoadOptions};
 use charrnn::{Error, Result};
 use clap::Args;
 
-use crate::builtin;
+use crate::input::Input;
+use crate::{builtin, output};
 
 /// Flags of `charrnn bench`.
 #[derive(Args, Debug)]
@@ -22,7 +23,7 @@ pub struct BenchArgs {
     /// pay; the output says how many it used]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Text to train on [default: the built-in corpus]
+    /// Text to train on (`-`: standard input) [default: the built-in corpus]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Seconds of timed training per configuration
@@ -59,15 +60,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .collect::<Result<_>>()?
     };
     let opts = LoadOptions::default();
-    let corpus::Corpus { vocab, ids, .. } = match &a.data {
-        Some(p) => corpus::load(p, &opts, |_| {})?,
-        None => corpus::load_str(builtin::TEXT, &opts)?,
+    let input = a.data.as_deref().map(Input::open).transpose()?;
+    let corpus::Corpus { vocab, ids, .. } = match &input {
+        Some(i) => corpus::load_source(i.source(), &opts, |_| {})?,
+        None => corpus::load_str(&builtin::text(), &opts)?,
     };
+    // Each row as it is measured; a closed pipe ends the run before the next one.
     if !a.json {
-        println!(
-            "{:<12} {:>7} {:>14} {:>9}",
+        output::print(format!(
+            "{:<12} {:>7} {:>14} {:>9}\n",
             "config", "threads", "train chars/s", "GFLOP/s"
-        );
+        ))?;
     }
     for bc in chosen {
         let t = match a.threads {
@@ -92,17 +95,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
             if let Some(s) = sample {
                 row["sample_chars_per_s"] = serde_json::json!(s.round());
             }
-            println!("{row}");
+            output::print(format!("{row}\n"))?;
         } else {
-            println!(
-                "{:<12} {:>7} {:>14.0} {:>9.2}",
+            output::print(format!(
+                "{:<12} {:>7} {:>14.0} {:>9.2}\n",
                 bc.name, speed.threads, speed.chars_per_s, speed.gflops
-            );
+            ))?;
             if let Some(s) = sample {
-                println!(
-                    "{:<12} {:>7} {:>14.0} {:>9}",
+                output::print(format!(
+                    "{:<12} {:>7} {:>14.0} {:>9}\n",
                     "seed sample", 1, s, "(chars/s)"
-                );
+                ))?;
             }
         }
     }

@@ -11,12 +11,18 @@ use charrnn::{Error, Result};
 use clap::Args;
 use serde::Serialize;
 
+use crate::input::Input;
+use crate::output;
+
 /// Flags of `charrnn inspect`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The UTF-8 text file
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// The UTF-8 text file (`-`: standard input; a pipe works too)
+    #[arg(value_name = "FILE", required_unless_present = "data")]
+    pub file: Option<PathBuf>,
+    /// The same, as a flag, as the other commands take it
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub data: Option<PathBuf>,
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
@@ -81,13 +87,19 @@ pub fn run(a: InspectArgs) -> Result<()> {
         keep_cr: a.keep_cr,
         ..LoadOptions::default()
     };
-    let corpus::Corpus { vocab, ids, .. } = corpus::load(&a.file, &opts, |_| {})?;
-    let bytes = std::fs::metadata(&a.file).map_or(0, |m| m.len());
+    let path = a
+        .file
+        .as_ref()
+        .or(a.data.as_ref())
+        .expect("clap requires one");
+    let input = Input::open(path)?;
+    let corpus::Corpus { vocab, ids, .. } = corpus::load_source(input.source(), &opts, |_| {})?;
+    let bytes = input.bytes();
     let n = ids.len();
     let split = n - (n as f64 * a.val_frac) as usize;
     if n < 3 || split < 2 || split >= n {
         return Err(Error::Corpus {
-            path: a.file.clone(),
+            path: input.name().to_path_buf(),
             msg: format!(
                 "has {n} characters: too few to hold out --val-frac {} of them",
                 a.val_frac
@@ -107,7 +119,10 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let wpe = match Streams::new(train_ids, a.seq_len, a.batch) {
         Ok(s) => s.windows_per_epoch(),
         Err(e) => {
-            warnings.push(format!("the training part is too short: {e}"));
+            warnings.push(format!(
+                "the training part is too short: {}",
+                crate::train::with_flags(e)
+            ));
             0
         }
     };
@@ -128,7 +143,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     }
     let bits = |x: f64| x / std::f64::consts::LN_2;
     let r = Report {
-        file: a.file.display().to_string(),
+        file: input.name().display().to_string(),
         bytes,
         chars: n,
         vocab_size: v,
@@ -150,8 +165,8 @@ pub fn run(a: InspectArgs) -> Result<()> {
         warnings,
     };
     if a.json {
-        println!("{}", serde_json::to_string(&r).expect("reports serialize"));
-        return Ok(());
+        let json = serde_json::to_string(&r).expect("reports serialize");
+        return output::print(format!("{json}\n"));
     }
     let list = |xs: &[(String, u64)]| {
         xs.iter()
@@ -159,34 +174,35 @@ pub fn run(a: InspectArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!(
-        "{}: {} bytes, {} characters, vocabulary {}",
-        r.file, r.bytes, r.chars, r.vocab_size
-    );
-    println!("most frequent:  {}", list(&r.most_frequent));
-    println!("least frequent: {}", list(&r.least_frequent));
-    println!(
-        "loss on the last {:.0}% ({} characters), fit on the first {} with add-one smoothing:",
-        100.0 * r.val_frac,
-        r.val_chars,
-        r.train_chars
-    );
+    let mut lines = vec![
+        format!(
+            "{}: {} bytes, {} characters, vocabulary {}",
+            r.file, r.bytes, r.chars, r.vocab_size
+        ),
+        format!("most frequent:  {}", list(&r.most_frequent)),
+        format!("least frequent: {}", list(&r.least_frequent)),
+        format!(
+            "loss on the last {:.0}% ({} characters), fit on the first {} with add-one smoothing:",
+            100.0 * r.val_frac,
+            r.val_chars,
+            r.train_chars
+        ),
+    ];
     for (name, nats) in [
         ("uniform", r.uniform_nats),
         ("unigram", r.unigram_nats),
         ("bigram", r.bigram_nats),
     ] {
-        println!(
+        lines.push(format!(
             "  {name:8} {nats:.4} nats/char  {:.4} bits/char",
             bits(nats)
-        );
+        ));
     }
-    println!(
+    lines.push(format!(
         "an epoch (--seq-len {} --batch {}) has {} windows ({} steps cover the text once)",
         r.seq_len, r.batch, r.windows_per_epoch, r.windows_per_epoch
-    );
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
-    Ok(())
+    ));
+    lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
+    lines.push(String::new());
+    output::print(lines.join("\n"))
 }

@@ -1,14 +1,18 @@
 //! `charrnn`: train, sample and score character-level RNN language models.
 //!
 //! A thin shell over the `charrnn` library: flags are parsed here, validated into library
-//! configs, and every error is printed on one line with exit code 2.
+//! configs, and every error is printed on one line with exit code 2 (a usage error as clap
+//! words it: what is wrong, the suggestion or the possible values, and the command's usage
+//! line). Results go to standard output, everything else to standard error ([`output`]).
 
 mod bench;
 mod builtin;
 mod explain;
+mod input;
 mod inspect;
 mod interrupt;
 mod metrics;
+mod output;
 mod plot;
 mod progress;
 mod sample;
@@ -20,9 +24,13 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+/// The version `--version` shows: with the commit it was built from, when it was built in a
+/// git repository (see build.rs).
+const VERSION: &str = env!("CHARRNN_VERSION");
+
 /// Character-level recurrent language models: train one on any text, then sample from it.
 #[derive(Parser, Debug)]
-#[command(name = "charrnn", version)]
+#[command(name = "charrnn", version = VERSION)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,6 +56,16 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// See inside a model: surprise per character, any neuron, units that track features.
     Explain(explain::ExplainArgs),
+    /// Print a completion script for a shell, e.g. `charrnn completions bash >
+    /// ~/.local/share/bash-completion/completions/charrnn`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 /// Floating-point precision of the run.
@@ -86,12 +104,19 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Completions(a) => {
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "charrnn", &mut script);
+            output::print(script)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader has gone (`charrnn sample | head`): nothing more to do.
+        Err(e) if output::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // The library names settings by their config fields; here they are flags.
-            eprintln!("error: {}", train::with_flags(e));
+            output::log(&format!("error: {}", train::with_flags(e)));
             ExitCode::from(2)
         }
     }
@@ -108,34 +133,17 @@ pub fn resolve_threads(threads: Option<usize>) -> charrnn::Result<usize> {
     }
 }
 
-/// Help and version go out as clap prints them; a usage error becomes one line, exit 2.
+/// Help and version go out on standard output as clap prints them (exit 0); a usage error
+/// goes out whole on standard error (exit 2): clap's message names what is wrong, with its
+/// suggestion (`--hiden`: `--hidden`) or possible values, the command's usage line and the
+/// help to read.
 fn usage_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let _ = e.print();
-        return if e.use_stderr() {
+    let code = if e.use_stderr() { 2 } else { 0 };
+    match e.print() {
+        Err(err) if !e.use_stderr() && err.kind() != std::io::ErrorKind::BrokenPipe => {
+            output::log(&format!("error: {}", output::stdout_error(err)));
             ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        };
+        }
+        _ => ExitCode::from(code),
     }
-    let text = e.render().to_string();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut first = first.strip_prefix("error: ").unwrap_or(first).to_string();
-    // "the following required arguments were not provided:" lists them on indented lines.
-    if first.ends_with(':') {
-        let listed: Vec<&str> = lines
-            .take_while(|l| l.starts_with("  "))
-            .map(str::trim)
-            .collect();
-        first = format!("{first} {}", listed.join(", "));
-    }
-    eprintln!("error: {first} (see charrnn --help)");
-    ExitCode::from(2)
 }

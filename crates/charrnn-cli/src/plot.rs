@@ -2,7 +2,11 @@
 //! against time, as SVG or PNG (by the extension of `--out`).
 //!
 //! Text is drawn with DejaVu Sans compiled into the binary, so plotting needs no fonts on the
-//! machine.
+//! machine (a PNG's text by [`png`], an SVG's by the program that shows it). The picture is
+//! drawn in memory and written atomically, so a path that cannot be written is a one-line
+//! error and a failed plot never leaves half a picture.
+
+mod png;
 
 use std::path::PathBuf;
 use std::sync::Once;
@@ -13,6 +17,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::metrics::{self, Row};
+use crate::output;
 
 /// What the x axis shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,19 +130,32 @@ pub fn run(a: PlotArgs) -> Result<()> {
         (800, 520)
     };
     register_font();
-    let result = match ext.as_deref() {
-        Some("svg") => draw(
-            SVGBackend::new(&a.out, size).into_drawing_area(),
-            &curves,
-            a.x,
-            &title,
-        ),
-        Some("png") => draw(
-            BitMapBackend::new(&a.out, size).into_drawing_area(),
-            &curves,
-            a.x,
-            &title,
-        ),
+    let failed = |e: Box<dyn std::error::Error>| {
+        Error::Config(format!("{}: cannot draw the plot: {e}", a.out.display()))
+    };
+    let bytes = match ext.as_deref() {
+        Some("svg") => {
+            let mut svg = String::new();
+            draw(
+                SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+                &curves,
+                a.x,
+                &title,
+            )
+            .map_err(failed)?;
+            svg.into_bytes()
+        }
+        Some("png") => {
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            draw(
+                png::Png::new(&mut rgb, size).into_drawing_area(),
+                &curves,
+                a.x,
+                &title,
+            )
+            .map_err(failed)?;
+            png::encode(&rgb, size).map_err(|e| failed(e.into()))?
+        }
         _ => {
             return Err(Error::Config(format!(
                 "{}: the picture's name must end in .svg or .png",
@@ -145,18 +163,17 @@ pub fn run(a: PlotArgs) -> Result<()> {
             )))
         }
     };
-    result.map_err(|e| Error::Config(format!("{}: cannot draw the plot: {e}", a.out.display())))?;
-    println!(
-        "plotted {} steps ({} validations) to {}",
+    charrnn::fsutil::write_atomic(&a.out, &bytes)?;
+    output::print(format!(
+        "plotted {} steps ({} validations) to {}\n",
         curves.train.len(),
         curves.val.len(),
         a.out.display()
-    );
-    Ok(())
+    ))
 }
 
 /// DejaVu Sans as the sans-serif family, once.
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
@@ -221,7 +238,8 @@ where
     };
     let x_fmt = move |x: &f64| {
         if time {
-            format!("{x}")
+            // Six decimals at most: 0.15, not 0.15000000000000002.
+            format!("{}", (x * 1e6).round() / 1e6)
         } else {
             format!("{x:.0}")
         }

@@ -1,12 +1,14 @@
-//! Training progress: a bar (step, loss, chars/s, ETA) when stderr is a terminal; plain lines
-//! every few seconds otherwise (logs, CI); nothing with `--quiet`. Everything printed while
-//! training (the notebook's `iter N, loss: X` lines, samples) goes through [`Progress::println`]
-//! so it never tears the bar.
+//! Training progress, on standard error: a bar (step, loss, chars/s, ETA) when it is a
+//! terminal; plain lines every few seconds otherwise (logs, CI); nothing with `--quiet`.
+//! Everything printed while training (the notebook's `iter N, loss: X` lines, samples) goes
+//! through [`Progress::println`] so it never tears the bar.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output;
 
 /// How progress is shown.
 enum Mode {
@@ -68,12 +70,20 @@ impl Progress {
         }
     }
 
-    /// Print a line on stdout (nothing when quiet).
+    /// Print a line on standard error (nothing when quiet).
     pub fn println(&self, line: &str) {
         match &self.mode {
-            Mode::Bar(bar) => bar.suspend(|| println!("{line}")),
-            Mode::Plain(_) => println!("{line}"),
+            Mode::Bar(bar) => bar.suspend(|| output::log(line)),
+            Mode::Plain(_) => output::log(line),
             Mode::Quiet => {}
+        }
+    }
+
+    /// Run `f` with the bar out of the way.
+    pub fn suspend(&self, f: impl FnOnce()) {
+        match &self.mode {
+            Mode::Bar(bar) => bar.suspend(f),
+            _ => f(),
         }
     }
 
@@ -96,10 +106,10 @@ impl Progress {
                     let of = self.total.map_or(String::new(), |t| {
                         format!("/{t} ({:.1}%)", 100.0 * s.step as f64 / t.max(1) as f64)
                     });
-                    println!(
+                    output::log(&format!(
                         "step {}{of}, loss {:.4} nats/char, {:.0} chars/s{eta}",
                         s.step, s.loss, s.chars_per_s
-                    );
+                    ));
                 }
             }
             Mode::Quiet => {}

@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 
-use charrnn::corpus::{self, LoadOptions, OnUnknown, Source};
+use charrnn::corpus::{self, LoadOptions, OnUnknown};
 use charrnn::eval::evaluate;
 use charrnn::vocab::describe_chars;
 use charrnn::{checkpoint, Error, Real, Result};
 use clap::Args;
 
+use crate::input::Input;
 use crate::sample::Unknown;
-use crate::Dtype;
+use crate::{output, Dtype};
 
 /// Flags of `charrnn score`.
 #[derive(Args, Debug)]
@@ -17,15 +18,16 @@ pub struct ScoreArgs {
     /// Checkpoint to score with
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// UTF-8 text to score
+    /// UTF-8 text to score (`-`: standard input; a pipe works too)
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Print one JSON object: nats_per_char, bits_per_char, perplexity, chars
     #[arg(long)]
     pub json: bool,
-    /// Characters outside the model's vocabulary: an error that lists them, or skip them
-    #[arg(long, value_enum, default_value_t = Unknown::Error)]
-    pub unknown: Unknown,
+    /// Characters of the text outside the model's vocabulary [default: replace on a model that
+    /// has the unknown symbol U+FFFD, else error]
+    #[arg(long, value_enum)]
+    pub unknown: Option<Unknown>,
     /// Keep `\r\n` and lone `\r` as they are
     #[arg(long)]
     pub keep_cr: bool,
@@ -54,51 +56,56 @@ fn run_typed<T: Real>(a: ScoreArgs) -> Result<()> {
         keep_cr: a.keep_cr,
         ..Default::default()
     };
-    let src = Source::File(&a.data);
+    let unknown = Unknown::resolve(a.unknown, &ck.vocab)?;
+    let input = Input::open(&a.data)?;
+    let (src, name) = (input.source(), input.name().display());
     let counts = corpus::scan(src, &opts, |_| {})?;
-    let (unknown, _) = counts.unknown_to(&ck.vocab);
-    // A model trained with --max-vocab/--min-count has the unknown symbol: rare characters
-    // are scored as it, as they were trained.
-    let replace = ck.vocab.unknown_id().is_some();
-    if !unknown.is_empty() && a.unknown == Unknown::Error && !replace {
-        return Err(Error::Vocab(format!(
-            "{} has characters not in the model's vocabulary: {}; pass --unknown skip to leave them out",
-            a.data.display(),
-            describe_chars(&unknown)
-        )));
+    let (chars, n) = counts.unknown_to(&ck.vocab);
+    // As `sample` does with its prime: see `Unknown`.
+    if !chars.is_empty() {
+        let chars = describe_chars(&chars);
+        match unknown {
+            Unknown::Error => {
+                return Err(Error::Vocab(format!(
+                    "{name} has characters not in the model's vocabulary: {chars}; pass --unknown skip to leave them out"
+                )))
+            }
+            Unknown::Skip => output::log(&format!(
+                "note: {n} characters of {name} the model does not know are left out: {chars}"
+            )),
+            Unknown::Replace => output::log(&format!(
+                "note: the model reads {n} characters of {name} as its unknown symbol U+FFFD: {chars} (--unknown skip leaves them out)"
+            )),
+        }
     }
-    let on_unknown = if replace {
-        OnUnknown::Replace
-    } else {
-        OnUnknown::Skip
+    let on_unknown = match unknown {
+        Unknown::Replace => OnUnknown::Replace,
+        _ => OnUnknown::Skip,
     };
     let ids = corpus::encode(src, &opts, &ck.vocab, &counts, on_unknown, |_| {})?;
     if ids.len() < 2 {
         return Err(Error::Corpus {
-            path: a.data.clone(),
+            path: input.name().to_path_buf(),
             msg: "has fewer than 2 characters the model knows: nothing to score".into(),
         });
     }
     let s = evaluate(&ck.model, &ids, a.seq_len);
-    if a.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "nats_per_char": s.nats_per_char(),
-                "bits_per_char": s.bits_per_char(),
-                "perplexity": s.perplexity(),
-                "chars": s.chars,
-            })
-        );
+    let line = if a.json {
+        serde_json::json!({
+            "nats_per_char": s.nats_per_char(),
+            "bits_per_char": s.bits_per_char(),
+            "perplexity": s.perplexity(),
+            "chars": s.chars,
+        })
+        .to_string()
     } else {
-        println!(
-            "{}: {:.4} nats/char, {:.4} bits/char, perplexity {:.3} over {} characters",
-            a.data.display(),
+        format!(
+            "{name}: {:.4} nats/char, {:.4} bits/char, perplexity {:.3} over {} characters",
             s.nats_per_char(),
             s.bits_per_char(),
             s.perplexity(),
             s.chars
-        );
-    }
-    Ok(())
+        )
+    };
+    output::print(format!("{line}\n"))
 }

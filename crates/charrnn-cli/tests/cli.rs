@@ -87,7 +87,9 @@ fn train_prints_progress_samples_and_metrics() {
         "f64",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    // Issue 13: the result, the model written, on stdout; the log on stderr.
+    assert_eq!(stdout(&o), "runs/1/model.safetensors\n");
+    let out = stderr(&o);
     for line in ["iter 0, loss: ", "iter 20, loss: ", "iter 40, loss: "] {
         assert!(out.contains(line), "{line} missing in {out}");
     }
@@ -131,9 +133,9 @@ fn init_from_continues_from_a_checkpoint() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("rnn E4 H8"),
+        stderr(&o).contains("rnn E4 H8"),
         "sizes come from the file: {}",
-        stdout(&o)
+        stderr(&o)
     );
 }
 
@@ -150,7 +152,7 @@ fn builtin_corpus_trains_with_no_data_flag() {
         "10",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("built-in corpus"));
+    assert!(stderr(&o).contains("built-in corpus"));
 }
 
 #[test]
@@ -175,7 +177,12 @@ fn bad_corpus_files() {
     std::fs::write(f.path("short.txt"), "tiny text").unwrap();
     assert_bad(
         &f.run(&["train", "--data", "short.txt"]),
-        &["9 characters", "at least 256"],
+        &[
+            "9 characters",
+            "at least 256",
+            "(2 x 32 x 4: ",
+            "two windows",
+        ],
     );
 }
 
@@ -424,7 +431,7 @@ fn every_cell_and_depth_trains_validates_samples_and_scores() {
             &out,
         ]);
         assert!(o.status.success(), "{cell}: {}", stderr(&o));
-        let text = stdout(&o);
+        let text = stderr(&o);
         assert_eq!(
             text.matches("validation loss").count(),
             3,
@@ -468,9 +475,9 @@ fn every_cell_and_depth_trains_validates_samples_and_scores() {
         ]);
         assert!(again.status.success(), "{}", stderr(&again));
         assert!(
-            stdout(&again).contains(&format!("{cell} E6 H12 x{layers}")),
+            stderr(&again).contains(&format!("{cell} E6 H12 x{layers}")),
             "{}",
-            stdout(&again)
+            stderr(&again)
         );
     }
 }
@@ -572,7 +579,7 @@ fn max_vocab_maps_rare_characters_to_the_unknown_symbol() {
         "small.safetensors",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("vocabulary 12;"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("vocabulary 12;"), "{}", stderr(&o));
     let bytes = std::fs::read(f.path("small.safetensors")).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let vocab: Vec<String> =

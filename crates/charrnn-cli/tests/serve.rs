@@ -473,7 +473,14 @@ fn bad_serve_flags() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(needle) && err.lines().count() == 1, "{err}");
+        // One line, or clap's whole usage error (issue 13, item 8).
+        let usage = err
+            .trim_end()
+            .ends_with("For more information, try '--help'.");
+        assert!(
+            err.contains(needle) && (usage || err.lines().count() == 1),
+            "{err}"
+        );
     }
     let o = Command::new(BIN)
         .args(["serve", "--model", "missing.safetensors"])

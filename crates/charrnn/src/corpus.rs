@@ -102,10 +102,16 @@ pub struct Corpus {
 /// Where a corpus comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source<'a> {
-    /// A file, read in blocks.
+    /// A file, read in blocks, once per pass. The two-pass readers ([`scan`] and [`encode`],
+    /// so [`load`]) need a regular file and refuse anything else (a pipe, a terminal, a
+    /// device) with a message saying so: read it with [`read_all`] and give it as
+    /// [`Source::Read`]. The one-pass readers ([`read_text`], [`read_head`]) take any file.
     File(&'a Path),
     /// Bytes in memory (the built-in corpus), read the same way; errors name `<text>`.
     Bytes(&'a [u8]),
+    /// The bytes of a file that can be read only once (a pipe, standard input), read by
+    /// [`read_all`]: treated as a file (it must not be empty), errors name `name`.
+    Read { name: &'a Path, bytes: &'a [u8] },
 }
 
 impl<'a> Source<'a> {
@@ -117,7 +123,7 @@ impl<'a> Source<'a> {
     /// The name errors give the source.
     fn name(&self) -> &'a Path {
         match self {
-            Source::File(p) => p,
+            Source::File(p) | Source::Read { name: p, .. } => p,
             Source::Bytes(_) => Path::new("<text>"),
         }
     }
@@ -145,7 +151,8 @@ pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Corpus> {
     load_source(Source::Bytes(bytes), opts, |_| {})
 }
 
-fn load_source(
+/// [`load`] for any [`Source`].
+pub fn load_source(
     src: Source,
     opts: &LoadOptions,
     mut progress: impl FnMut(Progress),
@@ -177,13 +184,14 @@ pub fn scan(
     opts: &LoadOptions,
     mut progress: impl FnMut(Progress),
 ) -> Result<CharCounts> {
+    two_passes(src)?;
     let mut counts = CharCounts::new();
     pass(src, opts, Phase::Vocab, &mut progress, &mut |c| {
         counts.add(c);
         Ok(())
     })
     .map_err(|e| e.into_error(src.name()))?;
-    if let (Source::File(path), 0) = (src, counts.total()) {
+    if let (Source::File(path) | Source::Read { name: path, .. }, 0) = (src, counts.total()) {
         return Err(empty(path));
     }
     Ok(counts)
@@ -248,6 +256,7 @@ pub fn encode(
     unknown: OnUnknown,
     mut progress: impl FnMut(Progress),
 ) -> Result<Ids> {
+    two_passes(src)?;
     encode_with(vocab, counts, unknown, |f| {
         pass(src, opts, Phase::Encode, &mut progress, f)
     })
@@ -399,14 +408,14 @@ fn pass(
     let mut done = 0;
     match src {
         Source::File(path) => {
-            let file = open(path).map_err(Stop::Error)?;
+            let file = open_any(path).map_err(Stop::Error)?;
             let total = file.metadata().map(|m| m.len()).unwrap_or(0);
             decode_blocks(file, opts, f, |n| {
                 done += n as u64;
                 progress(Progress { phase, done, total });
             })
         }
-        Source::Bytes(bytes) => {
+        Source::Bytes(bytes) | Source::Read { bytes, .. } => {
             let total = bytes.len() as u64;
             decode_blocks(bytes, opts, f, |n| {
                 done += n as u64;
@@ -416,8 +425,24 @@ fn pass(
     }
 }
 
-/// Open a corpus file, with messages for the usual mistakes.
-fn open(path: &Path) -> Result<File> {
+/// A file read in two passes must be a regular file: a pipe, a terminal or a device would
+/// give its text to the first pass only. (Missing files and directories are left to the
+/// pass's own messages.)
+fn two_passes(src: Source) -> Result<()> {
+    let Source::File(path) = src else {
+        return Ok(());
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => Err(Error::Corpus {
+            path: path.into(),
+            msg: "is not a regular file but a pipe, a terminal or a device, which can be read only once, and a corpus is read twice: save the text to a file and give that".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Open a file of any kind, with messages for a directory or a missing file.
+fn open_any(path: &Path) -> Result<File> {
     if path.is_dir() {
         return Err(Error::Corpus {
             path: path.into(),
@@ -434,6 +459,17 @@ fn open(path: &Path) -> Result<File> {
             Error::io(path, "cannot read", e)
         }
     })
+}
+
+/// Read the whole of a file of any kind (a pipe, a device, `/dev/stdin`) into memory, to
+/// give it as a [`Source::Read`]: for a text that can be read only once. The same messages as
+/// [`load`] for a missing file or a directory.
+pub fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_any(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    Ok(bytes)
 }
 
 /// The block decoder: UTF-8 validated block by block (a character cut by a block boundary is
@@ -526,6 +562,55 @@ mod tests {
             Err(Stop::Utf8 { offset }) => Err(offset),
             Err(e) => panic!("{e:?}"),
         }
+    }
+
+    /// Issue 13: a pipe is refused as a file (it cannot be read twice) with a message saying
+    /// so; read whole, it loads as a file would, and errors name it.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_read_whole_not_twice() {
+        use std::io::Write;
+        use std::process::{Child, ChildStdout, Command, Stdio};
+        // `text` through `cat`: its output pipe, by a path.
+        let pipe = |text: &[u8]| -> (Child, ChildStdout, PathBuf) {
+            let mut child = Command::new("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(text).unwrap();
+            let out = child.stdout.take().unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&out);
+            (child, out, PathBuf::from(format!("/dev/fd/{fd}")))
+        };
+        let (mut child, _out, path) = pipe(b"hello\r\nworld");
+        let err = load(&path, &LoadOptions::default(), |_| {}).unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file") && err.to_string().contains("save"),
+            "{err}"
+        );
+        let bytes = read_all(&path).unwrap();
+        child.wait().unwrap();
+        let src = Source::Read {
+            name: Path::new("standard input"),
+            bytes: &bytes,
+        };
+        let c = load_source(src, &LoadOptions::default(), |_| {}).unwrap();
+        assert_eq!(c.vocab.decode(c.ids.iter()), "hello\nworld");
+        let empty = Source::Read {
+            name: Path::new("standard input"),
+            bytes: b"",
+        };
+        let err = load_source(empty, &LoadOptions::default(), |_| {}).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "standard input: is empty: give a file with text in it"
+        );
+        // A one-pass reader takes a pipe as it is.
+        let (mut child, _out, path) = pipe(b"hello\r\nworld");
+        let head = read_head(Source::File(&path), &LoadOptions::default(), 7).unwrap();
+        assert_eq!(head, ("hello\nw".into(), true));
+        child.wait().unwrap();
     }
 
     #[test]

@@ -26,8 +26,9 @@ impl Streams {
         let need = 2 * seq_len * batch;
         if ids.len() < need {
             return Err(Error::config(format!(
-                "the text has {} characters; seq-len {seq_len} x batch {batch} needs at least {need}: \
-                 use a longer text or a smaller `seq_len`/`batch`",
+                "the text has {} characters; `seq_len` {seq_len} x `batch` {batch} needs at least {need} \
+                 (2 x {seq_len} x {batch}: the text is cut into {batch} streams, and each needs two windows, \
+                 as a window's targets are its characters one step on): use a longer text or a smaller `seq_len` or `batch`",
                 ids.len()
             )));
         }
@@ -146,5 +147,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("at least 16"), "{err}");
+        assert!(
+            err.contains("(2 x 4 x 2: ") && err.contains("two windows"),
+            "{err}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use charrnn::{checkpoint, Error, Real, Result};
 use clap::Args;
 
 use crate::sample::Unknown;
-use crate::Dtype;
+use crate::{output, Dtype};
 
 /// The most top predictions a character may list.
 pub const MAX_TOP: usize = 20;
@@ -59,7 +59,9 @@ pub struct ExplainArgs {
     /// Top predictions listed per character
     #[arg(long, default_value_t = 5, value_name = "K")]
     pub top: usize,
-    /// Characters outside the model's vocabulary: an error that lists them, or skip them
+    /// Characters outside the model's vocabulary: an error that lists them (on a model
+    /// trained with --max-vocab or --min-count they are read as its unknown symbol U+FFFD),
+    /// skip them, or replace them by U+FFFD
     #[arg(long, value_enum, default_value_t = Unknown::Error)]
     pub unknown: Unknown,
     /// Keep `\r\n` and lone `\r` as they are
@@ -109,6 +111,8 @@ fn run_typed<T: Real>(a: ExplainArgs) -> Result<()> {
         (None, None) => unreachable!("clap requires --text or --prime"),
     };
     let head: String = text.chars().take(a.max_chars).collect();
+    // `--unknown replace` needs the unknown symbol, as in `sample` and `score`.
+    Unknown::resolve(Some(a.unknown), &ck.vocab)?;
     let unknown = ck.vocab.unknown(&head);
     if !unknown.is_empty() && a.unknown == Unknown::Error && ck.vocab.unknown_id().is_none() {
         return Err(Error::Vocab(format!(
@@ -140,7 +144,7 @@ fn run_typed<T: Real>(a: ExplainArgs) -> Result<()> {
     match &out {
         Some(p) => {
             write_atomic(p, bytes.as_bytes())?;
-            summary(
+            let text = summary(
                 &e,
                 p.display().to_string(),
                 bytes.len(),
@@ -148,10 +152,10 @@ fn run_typed<T: Real>(a: ExplainArgs) -> Result<()> {
                 &source,
                 a.max_chars,
             );
+            output::print(text)
         }
-        None => print!("{bytes}"),
+        None => output::print(bytes),
     }
-    Ok(())
 }
 
 /// The library's message in the CLI's words: its settings (in backticks) as flags, and the
@@ -166,15 +170,24 @@ fn with_flag_hint(e: Error, source: &str) -> Error {
 }
 
 /// What was written, the loss, and the unit found first for each feature.
-fn summary(e: &Explanation, out: String, bytes: usize, secs: f64, source: &str, max: usize) {
+fn summary(
+    e: &Explanation,
+    out: String,
+    bytes: usize,
+    secs: f64,
+    source: &str,
+    max: usize,
+) -> String {
     let n = e.text.chars().count();
-    println!(
+    let mut lines = vec![format!(
         "wrote {out} ({:.1} MB): {n} characters in {secs:.2} s, {:.4} bits/char",
         bytes as f64 / 1e6,
         e.loss.bits_per_char,
-    );
+    )];
     if e.truncated {
-        println!("{source} has more: the first {max} characters were explained (--max-chars)");
+        lines.push(format!(
+            "{source} has more: the first {max} characters were explained (--max-chars)"
+        ));
     }
     for f in e.found.iter().filter(|f| f.varies) {
         let units: Vec<String> = f
@@ -183,6 +196,8 @@ fn summary(e: &Explanation, out: String, bytes: usize, secs: f64, source: &str, 
             .take(3)
             .map(|u| format!("L{} {}{} r={:+.2}", u.layer, u.channel, u.unit, u.r))
             .collect();
-        println!("  {:12} {}", f.feature, units.join(", "));
+        lines.push(format!("  {:12} {}", f.feature, units.join(", ")));
     }
+    lines.push(String::new());
+    lines.join("\n")
 }

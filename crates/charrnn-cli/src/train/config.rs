@@ -29,7 +29,7 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
         data: a.data.clone(),
         text: Some(Text {
             name: BUILTIN_NAME.into(),
-            content: builtin::TEXT.into(),
+            content: builtin::text(),
         }),
         keep_cr: given("keep_cr").then_some(a.keep_cr),
         max_vocab: a.max_vocab,

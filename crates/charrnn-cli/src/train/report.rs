@@ -1,19 +1,24 @@
-//! What `charrnn train` shows of a run: the header, the notebook's `iter N, loss: X` lines and
-//! samples, validation and checkpoint lines, a progress bar or plain progress lines, and the
-//! closing lines; nothing but the interrupt line with `--quiet`. It installs the Ctrl-C
-//! handler when the run starts its first step.
+//! What `charrnn train` shows of a run, all on standard error: the header, warnings about
+//! flags the run does not use, the notebook's `iter N, loss: X` lines and samples, validation
+//! and checkpoint lines, a progress bar or plain progress lines, and the closing lines; with
+//! `--quiet` only the warnings and the lines saying where an interrupted or timed-out run is
+//! saved. It installs the Ctrl-C handler when the run starts its first step.
 
 use std::time::Duration;
 
 use charrnn::run::{Event, Note, RunInfo, RunOutcome, Sink, StepRecord, Stop};
 use charrnn::Result;
 
+use super::warn::{self, Given};
 use crate::interrupt;
+use crate::output;
 use crate::progress::{Progress, Status};
 
 /// The run's reporter, a [`Sink`].
 pub struct Report {
     quiet: bool,
+    /// The flags given, for the warnings.
+    given: Given,
     /// Made when the run starts.
     progress: Option<Progress>,
     /// What the run said it is, when it started.
@@ -24,21 +29,30 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, given: Given) -> Self {
         Report {
             quiet,
+            given,
             progress: None,
             info: None,
             recent: None,
         }
     }
 
-    /// A line on stdout, unless quiet.
+    /// A line on standard error, unless quiet.
     fn println(&self, line: &str) {
         match &self.progress {
             Some(p) => p.println(line),
-            None if !self.quiet => println!("{line}"),
+            None if !self.quiet => output::log(line),
             None => {}
+        }
+    }
+
+    /// A line on standard error, quiet or not.
+    fn always(&self, line: &str) {
+        match &self.progress {
+            Some(p) => p.suspend(|| output::log(line)),
+            None => output::log(line),
         }
     }
 
@@ -62,10 +76,14 @@ impl Report {
             o.smooth_loss / o.seq_len as f64,
             out.display()
         ));
-        self.println(&format!(
-            "sample it: charrnn sample --model {} -n 500",
-            out.display()
-        ));
+        // `charrnn sample` takes the latest run's model unless told otherwise.
+        let latest = std::fs::canonicalize(crate::sample::LATEST_MODEL).ok();
+        let model = if latest.is_some() && latest == std::fs::canonicalize(out).ok() {
+            String::new()
+        } else {
+            format!(" --model {}", out.display())
+        };
+        self.println(&format!("sample it: charrnn sample{model} -n 500"));
     }
 
     fn start(&mut self, info: &RunInfo) -> Result<()> {
@@ -95,6 +113,9 @@ impl Report {
             }
         ));
         self.progress = Some(progress);
+        for w in warn::warnings(&self.given, info) {
+            self.always(&format!("warning: {w}"));
+        }
         self.info = Some(info.clone());
         interrupt::install()
     }
@@ -157,11 +178,8 @@ impl Report {
                 path.display()
             ),
         };
-        if stop == Stop::Interrupted {
-            eprintln!("{line}");
-        } else {
-            self.println(&line);
-        }
+        // Where the run is saved matters, quiet or not; interrupted or out of time alike.
+        self.always(&line);
     }
 }
 
