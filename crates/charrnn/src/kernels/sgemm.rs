@@ -222,6 +222,19 @@ unsafe trait Simd: Copy {
     /// The CPU has the type's target feature; `p.add(l)` is valid for writes of an aligned f32
     /// for every lane `l` that `m` enables (the others need not be).
     unsafe fn store(p: *mut f32, v: Self, m: Self::Mask);
+    /// All `L` lanes from `p.add(0..L)`: [`Simd::load`] with every lane enabled, without the
+    /// mask (which AVX2 has to keep in a register and AMD's Zen runs slower).
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature; `p.add(l)` is valid for reads of an aligned f32
+    /// for every `l < L`.
+    unsafe fn load_full(p: *const f32) -> Self;
+    /// All `L` lanes of `v` to `p.add(0..L)`.
+    ///
+    /// # Safety
+    /// The CPU has the type's target feature; `p.add(l)` is valid for writes of an aligned f32
+    /// for every `l < L`.
+    unsafe fn store_full(p: *mut f32, v: Self);
     /// `a * b + c`, fused, lane by lane.
     ///
     /// # Safety
@@ -268,6 +281,17 @@ unsafe impl Simd for Z {
     unsafe fn store(p: *mut f32, v: Self, m: __mmask16) {
         // SAFETY: as in `load`, for writes.
         unsafe { _mm512_mask_storeu_ps(p, m, v.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_full(p: *const f32) -> Self {
+        // SAFETY: the caller vouches for AVX-512F and for the 16 f32s at `p` (an unaligned
+        // load).
+        unsafe { Z(_mm512_loadu_ps(p)) }
+    }
+    #[inline(always)]
+    unsafe fn store_full(p: *mut f32, v: Self) {
+        // SAFETY: as in `load_full`, for writes.
+        unsafe { _mm512_storeu_ps(p, v.0) }
     }
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
@@ -320,6 +344,16 @@ unsafe impl Simd for Y {
         unsafe { _mm256_maskstore_ps(p, m, v.0) }
     }
     #[inline(always)]
+    unsafe fn load_full(p: *const f32) -> Self {
+        // SAFETY: the caller vouches for AVX and for the 8 f32s at `p` (an unaligned load).
+        unsafe { Y(_mm256_loadu_ps(p)) }
+    }
+    #[inline(always)]
+    unsafe fn store_full(p: *mut f32, v: Self) {
+        // SAFETY: as in `load_full`, for writes.
+        unsafe { _mm256_storeu_ps(p, v.0) }
+    }
+    #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
         // SAFETY: the caller vouches for FMA.
         unsafe { Y(_mm256_fmadd_ps(a.0, b.0, c.0)) }
@@ -350,17 +384,44 @@ unsafe fn micro<S: Simd, const MR: usize>(
     rsc: usize,
 ) {
     // SAFETY: the CPU has S's feature (the contract). Every access goes through `S::load`,
-    // `S::store` or `S::splat`. `m0` enables lanes 0..min(nr, L) and `m1` lanes
+    // `S::store`, `S::load_full`, `S::store_full` or `S::splat`. The unmasked ones are used
+    // only when nr == 2L, where columns 0..2L of every row are in range. `m0` enables lanes 0..min(nr, L) and `m1` lanes
     // 0..nr - L, so a load or store at `row + j0` touches only columns j0 + l < nr of that
     // row; the second vector (`row + L`) is formed only when `wide` (nr > L), so it points
     // inside the row. C rows i < MR, B rows p < kc and A elements (i, p) are in the
     // contract's ranges.
     unsafe {
+        let mut acc0 = [S::zero(); MR];
+        let mut acc1 = [S::zero(); MR];
+        if nr == 2 * S::L {
+            // A whole tile (every tile but a column tail): plain loads and stores, and no
+            // masks taking registers from the accumulators (AVX2 has only 16).
+            if accumulate {
+                for i in 0..MR {
+                    acc0[i] = S::load_full(c.add(i * rsc));
+                    acc1[i] = S::load_full(c.add(i * rsc + S::L));
+                }
+            }
+            for p in 0..kc {
+                let bp = b.add(p * rsb);
+                let b0 = S::load_full(bp);
+                let b1 = S::load_full(bp.add(S::L));
+                let ap = a.add(p * csa);
+                for i in 0..MR {
+                    let x = S::splat(ap.add(i * rsa));
+                    acc0[i] = S::fma(x, b0, acc0[i]);
+                    acc1[i] = S::fma(x, b1, acc1[i]);
+                }
+            }
+            for i in 0..MR {
+                S::store_full(c.add(i * rsc), acc0[i]);
+                S::store_full(c.add(i * rsc + S::L), acc1[i]);
+            }
+            return;
+        }
         let m0 = S::mask(nr);
         let m1 = S::mask(nr.saturating_sub(S::L));
         let wide = nr > S::L;
-        let mut acc0 = [S::zero(); MR];
-        let mut acc1 = [S::zero(); MR];
         if accumulate {
             for i in 0..MR {
                 acc0[i] = S::load(c.add(i * rsc), m0);
