@@ -622,3 +622,31 @@ fn a_second_run_on_a_locked_checkpoint_directory_refuses() {
     ]);
     assert_bad(&o, &["ck", "another charrnn run"]);
 }
+
+#[test]
+fn presets_fill_what_the_flags_leave() {
+    let f = Fixture::new();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--steps", "2", "--sample-every", "0"];
+        args.extend_from_slice(extra);
+        let o = f.run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let log = train(&["--preset", "small"]);
+    assert!(log.contains("lstm E48 H384 x1"), "{log}");
+    assert!(log.contains("T64 B32, adam"), "{log}");
+    // A flag given wins over the recipe's value; the rest stays the recipe's.
+    let log = train(&["--preset", "small", "--hidden", "40"]);
+    assert!(log.contains("lstm E48 H40 x1"), "{log}");
+    // auto: the built-in corpus is small, so the small recipe.
+    let log = train(&["--preset", "auto"]);
+    assert!(log.contains("lstm E48 H384 x1"), "{log}");
+    // tiny is the notebook's model, what a run without a preset trains.
+    let log = train(&["--preset", "tiny"]);
+    assert!(log.contains("rnn E4 H32 x1"), "{log}");
+    assert_bad(
+        &f.run(&["train", "--preset", "huge"]),
+        &["huge", "small", "medium"],
+    );
+}

@@ -34,6 +34,8 @@ struct Shared {
 
 // SAFETY: `job` is only written while no worker reads it (see its docs); the rest is atomic.
 unsafe impl Sync for Shared {}
+// SAFETY: as for `Sync`: the job pointer is only dereferenced under the protocol of `Crew::run`,
+// whichever thread owns the `Arc`; the other fields are atomics.
 unsafe impl Send for Shared {}
 
 struct Worker {
@@ -89,8 +91,10 @@ impl Crew {
         // SAFETY: each index is taken by exactly one thread (below), so the `&mut`s are disjoint.
         unsafe impl<S: Send> Sync for Items<S> {}
         impl<S> Items<S> {
-            /// SAFETY: `i` in bounds and taken by one thread only.
+            /// # Safety
+            /// `i` is in bounds of the slice and taken by one thread only.
             unsafe fn at(&self, i: usize) -> *mut S {
+                // SAFETY: `i` is in bounds (the contract), so the offset stays inside the slice.
                 unsafe { self.0.add(i) }
             }
         }
