@@ -43,6 +43,7 @@ def train(
     callback=None,
     resume=None,
     init_from=None,
+    preset=None,
     keep_cr=None,
     max_vocab=None,
     min_count=None,
@@ -102,6 +103,8 @@ def train(
         text: the text itself, a ``str`` (give it again to resume such a run).
         keep_cr, max_vocab, min_count: as the flags.
 
+    Recipe: ``preset`` (``"tiny"``, ``"small"``, ``"medium"``, ``"large"``, ``"auto"``): a
+        named recipe filling every model, optimizer and schedule option left unset (new runs).
     Model: ``cell`` (``"rnn"``, ``"lstm"``, ``"gru"``, ``"mingru"``), ``layers``, ``emb``,
         ``hidden``, ``dropout``, ``init`` (``"notebook"``, ``"torch"``), ``std``, ``seed``,
         ``dtype`` (``"f32"``, ``"f64"``).
