@@ -99,7 +99,7 @@ pub fn run_text<'py>(
     run: &str,
     data: Option<PathBuf>,
     text: Option<String>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<IdsPair<'py>> {
     guard(|| {
         let rec: RunRecord = serde_json::from_str(run).map_err(|e| {
             PyValueError::new_err(format!("the \"{META_KEY}\" metadata is unreadable: {e}"))
@@ -149,6 +149,9 @@ pub fn run_text<'py>(
     })
 }
 
+/// The training and validation ids of a run's text.
+type IdsPair<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+
 /// One tensor from numpy: dtype, shape, little-endian bytes.
 fn tensor_bytes(name: &str, a: &Bound<'_, PyAny>) -> PyResult<(Dtype, Vec<usize>, Vec<u8>)> {
     if let Ok(x) = a.extract::<PyReadonlyArrayDyn<'_, f64>>() {
@@ -187,9 +190,8 @@ pub fn write_checkpoint(
                     .expect("numpy's shape and bytes agree");
                 (n.as_str(), view)
             });
-            let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| {
-                Error::Config(format!("cannot serialize the checkpoint: {e}"))
-            })?;
+            let bytes = safetensors::serialize(views, Some(metadata))
+                .map_err(|e| Error::Config(format!("cannot serialize the checkpoint: {e}")))?;
             let bad = |msg: String| Error::Checkpoint {
                 path: path.clone(),
                 msg: format!("would not load back, so it was not written: {msg}"),

@@ -108,10 +108,7 @@ impl PyModel {
 }
 
 /// `[V]` the probabilities after a step, as numpy.
-fn probs_array<'py, T: Real + numpy::Element>(
-    py: Python<'py>,
-    p: &[T],
-) -> Bound<'py, PyArray1<T>> {
+fn probs_array<'py, T: Real + numpy::Element>(py: Python<'py>, p: &[T]) -> Bound<'py, PyArray1<T>> {
     PyArray1::from_slice(py, p)
 }
 

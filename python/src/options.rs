@@ -56,8 +56,7 @@ pub fn run_config(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<RunCo
         }
         shaped.set_item(&key, value)?;
     }
-    pythonize::depythonize::<RunConfig>(&shaped)
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+    pythonize::depythonize::<RunConfig>(&shaped).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// `value` of field `key` in serde's shape.
@@ -110,7 +109,9 @@ pub fn duration(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
     } else if value.hasattr("total_seconds")? {
         value.call_method0("total_seconds")?.extract()?
     } else if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err("`max_time` must be a duration, got bool"));
+        return Err(PyTypeError::new_err(
+            "`max_time` must be a duration, got bool",
+        ));
     } else {
         value.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -119,7 +120,7 @@ pub fn duration(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
             ))
         })?
     };
-    if !(secs.is_finite() && secs >= 0.0 && secs < 1e15) {
+    if !(secs.is_finite() && (0.0..1e15).contains(&secs)) {
         return Err(PyValueError::new_err(format!(
             "`max_time` must be a positive number of seconds, got {secs}"
         )));
@@ -140,7 +141,7 @@ fn field_error(key: &str, value: &Bound<'_, PyAny>, serde_msg: &str) -> PyErr {
         repr
     };
     let msg = format!("`{key}` = {repr}: {serde_msg}");
-    if serde_msg.starts_with("invalid type") {
+    if serde_msg.starts_with("invalid type") || serde_msg.starts_with("TypeError") {
         PyTypeError::new_err(msg)
     } else {
         PyValueError::new_err(msg)
@@ -155,9 +156,9 @@ fn unexpected(key: &str, fields: &[String]) -> String {
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d);
     match near {
-        Some((_, f)) => format!(
-            "train() got an unexpected keyword argument '{key}' (did you mean '{f}'?)"
-        ),
+        Some((_, f)) => {
+            format!("train() got an unexpected keyword argument '{key}' (did you mean '{f}'?)")
+        }
         None => format!("train() got an unexpected keyword argument '{key}'"),
     }
 }

@@ -95,7 +95,11 @@ impl Args<'_> {
         let skip = match self.unknown {
             "error" => false,
             "skip" => true,
-            u => return bad(format!("`unknown` must be \"error\" or \"skip\", got {u:?}")),
+            u => {
+                return bad(format!(
+                    "`unknown` must be \"error\" or \"skip\", got {u:?}"
+                ))
+            }
         };
         let (prime, echo) = match self.prime {
             Some(p) => encode_prime(vocab, p, skip)?,

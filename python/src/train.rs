@@ -79,7 +79,11 @@ fn stop_requested(pending: &Pending) -> bool {
 
 /// The exception to raise for a run stopped by `e`, a checkpoint written.
 fn stopped_by(py: Python<'_>, e: PyErr, o: &RunOutcome) -> PyErr {
-    let Some(ckpt) = o.checkpoint.as_deref().filter(|_| o.stop == Stop::Interrupted) else {
+    let Some(ckpt) = o
+        .checkpoint
+        .as_deref()
+        .filter(|_| o.stop == Stop::Interrupted)
+    else {
         return e;
     };
     let where_ = format!(
