@@ -9,9 +9,9 @@ schedule), on any device; :meth:`Run.save` writes a charrnn checkpoint back that
 
     from charrnn.torch import Run
 
-    run = Run.load("runs/1/checkpoints/step-00002000.safetensors", device="cuda")
+    run = Run.load("runs/1/checkpoints/ckpt-step00002000.safetensors", device="cuda")
     run.train(steps=100_000)           # steps counted across the whole run, as `--steps`
-    path = run.save()                  # runs/1/checkpoints/step-00100000.safetensors
+    path = run.save()                  # runs/1/checkpoints/ckpt-step00100000.safetensors
 
 Under ``torchrun`` a :class:`Run` trains data-parallel (``DistributedDataParallel``): each
 rank takes its share of the ``batch`` streams (``batch`` must divide by the world size), the
@@ -151,7 +151,7 @@ class Run:
         """Rebuild the run saved in the resumable checkpoint ``path`` on ``device``.
 
         Args:
-            path: a checkpoint ``charrnn train`` wrote (``runs/N/checkpoints/step-*.safetensors``).
+            path: a checkpoint ``charrnn train`` wrote (``runs/N/checkpoints/ckpt-step*.safetensors``).
             device: a torch device (default: ``cuda:LOCAL_RANK`` under torchrun with CUDA,
                 else ``cuda`` if available, else ``cpu``).
             data: the text file, if it is not where the run's settings say (it must be the
@@ -476,7 +476,7 @@ class Run:
 
         Args:
             path: where (default: the run's checkpoint directory, named as charrnn names
-                checkpoints: ``step-NNNNNNNN.safetensors``).
+                checkpoints: ``ckpt-stepNNNNNNNN.safetensors``).
             keep: keep only the last ``keep`` checkpoints there (as ``--keep``).
 
         Returns:
