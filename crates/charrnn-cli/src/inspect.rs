@@ -227,7 +227,8 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let model = match &a.model {
         Some(path) => {
             let ck = charrnn::checkpoint::load::<f32>(path)?;
-            let mut chars: Vec<(char, u64)> = (0..v).map(|i| (vocab.char(i as u32), freq[i])).collect();
+            let mut chars: Vec<(char, u64)> =
+                (0..v).map(|i| (vocab.char(i as u32), freq[i])).collect();
             chars.sort_unstable();
             Some(ModelFit::new(path, &VocabFit::new(&chars, &ck.vocab)))
         }

@@ -85,7 +85,10 @@ fn extension_keeps_the_known_characters_probabilities_every_cell() {
             let (worst, share, least) = changes::<f64>(cell, layers);
             let what = format!("{} x{layers}", cell.name());
             assert!(worst <= bound * 1.001 + 1e-14, "{what} f64: {worst:e}");
-            assert!(least >= -1e-14, "{what}: a known probability grew by {least:e}");
+            assert!(
+                least >= -1e-14,
+                "{what}: a known probability grew by {least:e}"
+            );
             assert!(share <= bound, "{what}: the new characters take {share:e}");
             // In f32, within the rounding of the forward pass itself: a few units in the last
             // place (2^-24 = 6.0e-8).
@@ -142,7 +145,9 @@ fn extension_keeps_every_other_weight_and_appends_the_ids() {
     }
     // Characters the model has, or given twice, are refused.
     let (m, vocab) = model::<f32>(CellKind::GRU, 1, 1);
-    let err = extend_vocab(&m, &vocab, &['q', 'ß']).unwrap_err().to_string();
+    let err = extend_vocab(&m, &vocab, &['q', 'ß'])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("'q' (U+0071)"), "{err}");
     assert!(extend_vocab(&m, &vocab, &['ß', 'ß']).is_err());
 }
@@ -181,8 +186,11 @@ fn extended_checkpoint_loads_like_any_other() {
             assert_eq!(chars[v - 1], NEW[2].to_string());
             // A file without charrnn's metadata (as numpy or PyTorch would write it) is
             // recognised from its tensors alone.
-            let shapes: Vec<(String, Vec<usize>)> =
-                st.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
+            let shapes: Vec<(String, Vec<usize>)> = st
+                .tensors()
+                .into_iter()
+                .map(|(n, t)| (n, t.shape().to_vec()))
+                .collect();
             let config = charrnn::model::Layout::infer(&shapes, Some(cell.name())).unwrap();
             assert_eq!(config, big.config());
         }
@@ -207,14 +215,13 @@ fn extended_checkpoint_loads_in_numpy_and_pytorch() {
     );
     let dir = tempfile::tempdir().unwrap();
     let text = "the lazy dog jumps; Ξένος café.";
-    for (cell, layers) in [
-        (CellKind::LSTM, 2),
-        (CellKind::GRU, 1),
-        (CellKind::RNN, 2),
-    ] {
+    for (cell, layers) in [(CellKind::LSTM, 2), (CellKind::GRU, 1), (CellKind::RNN, 2)] {
         let (m, vocab) = model::<f64>(cell, layers, 9);
         let (big, more) = extend_vocab(&m, &vocab, &NEW).unwrap();
-        let (a, b) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
+        let (a, b) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("b.safetensors"),
+        );
         checkpoint::save(&a, &m, &vocab, &BTreeMap::new()).unwrap();
         checkpoint::save(&b, &big, &more, &BTreeMap::new()).unwrap();
         let out = std::process::Command::new(&python)
@@ -226,7 +233,11 @@ fn extended_checkpoint_loads_in_numpy_and_pytorch() {
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         // PyTorch's own forward pass: the known characters' probabilities are unchanged.
         let changed = r["max_rel_change_known"].as_f64().unwrap();
-        assert!(changed <= (-MARGIN).exp() * 1.001, "{}: {changed:e}", cell.name());
+        assert!(
+            changed <= (-MARGIN).exp() * 1.001,
+            "{}: {changed:e}",
+            cell.name()
+        );
         // ... and PyTorch's probabilities of the extended model are the library's.
         let theirs: Vec<Vec<f64>> = serde_json::from_value(r["probs"].clone()).unwrap();
         let ids: Vec<u32> = text.chars().map(|c| more.id(c).unwrap()).collect();
@@ -325,8 +336,14 @@ fn frozen_parts_do_not_move_under_any_optimizer() {
                 // moments everywhere, which would move a weight with no gradient.
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
                 t.optim.t = 50;
-                t.optim.m.iter_mut().for_each(|x| *x = rng.random_range(0.01..0.1));
-                t.optim.v.iter_mut().for_each(|x| *x = rng.random_range(0.01..0.1));
+                t.optim
+                    .m
+                    .iter_mut()
+                    .for_each(|x| *x = rng.random_range(0.01..0.1));
+                t.optim
+                    .v
+                    .iter_mut()
+                    .for_each(|x| *x = rng.random_range(0.01..0.1));
                 let freeze = Freeze {
                     parts: parts.to_vec(),
                     new_from: Some(vocab.len()),
@@ -336,9 +353,18 @@ fn frozen_parts_do_not_move_under_any_optimizer() {
                 let before = t.model.w.clone();
                 for _ in 0..6 {
                     t.train_step();
-                    assert!(t.grads().iter().enumerate().all(|(i, &g)| g == 0.0 || !within(&frozen, i)));
+                    assert!(t
+                        .grads()
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &g)| g == 0.0 || !within(&frozen, i)));
                 }
-                let what = format!("{} x{layers} {} {}", cell.name(), kind.name(), freeze.describe());
+                let what = format!(
+                    "{} x{layers} {} {}",
+                    cell.name(),
+                    kind.name(),
+                    freeze.describe()
+                );
                 for (i, (a, b)) in before.iter().zip(&t.model.w).enumerate() {
                     if within(&frozen, i) {
                         assert_eq!(a.to_bits(), b.to_bits(), "{what}: frozen weight {i} moved");
@@ -348,9 +374,17 @@ fn frozen_parts_do_not_move_under_any_optimizer() {
                 // the new characters' rows of a frozen embedding or output layer too.
                 let l = &t.model.layout;
                 for spec in &l.tensors {
-                    let free: Vec<usize> = spec.range.clone().filter(|&i| !within(&frozen, i)).collect();
+                    let free: Vec<usize> = spec
+                        .range
+                        .clone()
+                        .filter(|&i| !within(&frozen, i))
+                        .collect();
                     if !free.is_empty() {
-                        assert!(free.iter().any(|&i| before[i] != t.model.w[i]), "{what}: {} did not train", spec.name);
+                        assert!(
+                            free.iter().any(|&i| before[i] != t.model.w[i]),
+                            "{what}: {} did not train",
+                            spec.name
+                        );
                     }
                 }
             }
@@ -363,14 +397,20 @@ fn freezing_everything_or_a_missing_layer_is_refused() {
     let (m, _) = model::<f32>(CellKind::GRU, 2, 1);
     let all = Freeze::of(&[Part::Embed, Part::Layer(0), Part::Layer(1), Part::Out]);
     let err = all.ranges(&m.layout).unwrap_err().to_string();
-    assert!(err.contains("`freeze` embed,rnn.0,rnn.1,out leaves nothing to train"), "{err}");
+    assert!(
+        err.contains("`freeze` embed,rnn.0,rnn.1,out leaves nothing to train"),
+        "{err}"
+    );
     // With characters added, their rows are left to train.
     let some = Freeze {
         new_from: Some(m.config().vocab - 1),
         ..all
     };
     assert!(some.ranges(&m.layout).is_ok());
-    let err = Freeze::of(&[Part::Layer(2)]).ranges(&m.layout).unwrap_err().to_string();
+    let err = Freeze::of(&[Part::Layer(2)])
+        .ranges(&m.layout)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("rnn.0 to rnn.1"), "{err}");
     assert!(Part::parse("rnn.01").is_err() && Part::parse("rnn.x").is_err());
 }

@@ -77,10 +77,7 @@ pub fn extend_vocab<T: Real>(
     chars.extend_from_slice(new);
     let bigger = Vocab::from_chars(chars)?;
     let (v, k) = (c.vocab, new.len());
-    let config = ModelConfig {
-        vocab: v + k,
-        ..c
-    };
+    let config = ModelConfig { vocab: v + k, ..c };
     let layout = Layout::try_new(config).ok_or_else(|| {
         Error::config(format!(
             "a vocabulary of {} characters makes the model's size overflow",

@@ -146,7 +146,12 @@ impl Freeze {
         let mut out: Vec<Range<usize>> = Vec::new();
         let layer = |k: usize, out: &mut Vec<Range<usize>>| {
             let l = &layout.layers[k];
-            out.extend([Some(&l.wih), l.whh.as_ref(), Some(&l.bih), l.bhh.as_ref()].into_iter().flatten().cloned());
+            out.extend(
+                [Some(&l.wih), l.whh.as_ref(), Some(&l.bih), l.bhh.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         };
         for &p in &self.parts {
             match p {
@@ -162,11 +167,13 @@ impl Freeze {
                 Part::Rnn => (0..c.layers).for_each(|k| layer(k, &mut out)),
                 Part::Layer(k) if k < c.layers => layer(k, &mut out),
                 Part::Layer(k) => {
+                    let have = match c.layers {
+                        1 => "1 layer, rnn.0".to_string(),
+                        n => format!("{n} layers, rnn.0 to rnn.{}", n - 1),
+                    };
                     return Err(Error::config(format!(
-                        "`freeze` rnn.{k}: the model has {} layer(s), rnn.0 to rnn.{}",
-                        c.layers,
-                        c.layers - 1
-                    )))
+                        "`freeze` rnn.{k}: the model has {have}"
+                    )));
                 }
                 Part::Out => {
                     let (w, b) = (&layout.out_w, &layout.out_b);

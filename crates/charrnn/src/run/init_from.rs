@@ -58,6 +58,8 @@ pub(super) fn fit<T: Real>(
         )
     };
     let mut carried = Carried::default();
+    // Told once every check has passed, so that an error is the only thing a failed run says.
+    let mut notes = Vec::new();
     let extend = !new.is_empty() && c.extend_vocab == Some(true);
     if !new.is_empty() && !extend && !fit.has_unknown {
         return Err(Error::Vocab(format!(
@@ -84,28 +86,38 @@ pub(super) fn fit<T: Real>(
                 new.len()
             )));
         }
-        carried.optim = Some(optimizer_state(c, cfg, path, &ck.meta, sink)?);
+        carried.optim = Some(optimizer_state(c, cfg, path, &ck.meta, &mut notes)?);
     }
     let (model, vocab) = if extend {
         let (model, vocab) = extend_vocab(&ck.model, &ck.vocab, &new)?;
         carried.added_from = Some(fit.model_vocab);
-        sink.event(&Event::Note(Note::VocabExtended {
+        notes.push(Note::VocabExtended {
             added: new,
             count: fit.new_count,
             of: fit.text_chars,
-        }))?;
+        });
         (model, vocab)
     } else {
         if !new.is_empty() {
-            sink.event(&Event::Note(Note::ReadAsUnknown {
+            notes.push(Note::ReadAsUnknown {
                 chars: new,
                 count: fit.new_count,
                 of: fit.text_chars,
-            }))?;
+            });
         }
         (ck.model, ck.vocab)
     };
     memory::check_fits(&model.config(), cfg, T::BYTES)?;
+    if let Some(parts) = c.freeze.as_deref().filter(|p| !p.is_empty()) {
+        let freeze = Freeze {
+            parts: parts.to_vec(),
+            new_from: carried.added_from,
+        };
+        freeze.ranges(&model.layout)?;
+    }
+    for n in notes {
+        sink.event(&Event::Note(n))?;
+    }
     Ok((model, vocab, carried))
 }
 
@@ -116,7 +128,7 @@ fn optimizer_state<T: Real>(
     cfg: &mut TrainConfig,
     path: &Path,
     meta: &std::collections::HashMap<String, String>,
-    sink: &mut dyn Sink,
+    notes: &mut Vec<Note>,
 ) -> Result<(u64, Vec<T>, Vec<T>)> {
     if !resume::is_resumable(meta) {
         return Err(Error::config(format!(
@@ -151,11 +163,11 @@ fn optimizer_state<T: Real>(
     };
     cfg.optim.validate()?;
     let s = r.state;
-    sink.event(&Event::Note(Note::OptimizerKept {
+    notes.push(Note::OptimizerKept {
         checkpoint: path.to_path_buf(),
         optim: saved.kind,
         updates: s.optim_t,
-    }))?;
+    });
     Ok((s.optim_t, s.optim_m, s.optim_v))
 }
 
