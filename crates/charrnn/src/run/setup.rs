@@ -361,6 +361,10 @@ fn resumed_trainer<T: Real>(
     Ok(t)
 }
 
+/// A new run's model, vocabulary, initialization (`None` from `init_from`) and what it carries
+/// from a checkpoint.
+type NewModel<T> = (Model<T>, Vocab, Option<Init>, Carried<T>);
+
 /// A new run's model and vocabulary: from `init_from` (with what it carries), or initialised
 /// from the seed (with the initialization used).
 fn new_model<T: Real>(
@@ -369,7 +373,7 @@ fn new_model<T: Real>(
     counts: &CharCounts,
     source: &str,
     sink: &mut dyn Sink,
-) -> Result<(Model<T>, Vocab, Option<Init>, Carried<T>)> {
+) -> Result<NewModel<T>> {
     let Some(path) = &c.init_from else {
         let opts = VocabOptions {
             max_vocab: c.max_vocab,
