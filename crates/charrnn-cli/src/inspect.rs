@@ -1,11 +1,13 @@
 //! `charrnn inspect`: what a corpus holds before an hour is spent on it: size, characters, the
 //! losses of uniform, unigram and bigram models on its held-out tail (the bars a trained model
-//! must beat), and how many windows an epoch has.
+//! must beat), and how many windows an epoch has; with `--model`, which of its characters a
+//! trained model lacks (what fine-tuning it on the text needs).
 
 use std::path::PathBuf;
 
 use charrnn::corpus::{self, LoadOptions};
 use charrnn::data::Streams;
+use charrnn::finetune::VocabFit;
 use charrnn::inspect::{baselines, counts};
 use charrnn::{Error, Result};
 use clap::Args;
@@ -41,6 +43,10 @@ pub struct InspectArgs {
     /// How many of the most and least frequent characters to list
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Also say which of the text's characters this model does not know, how much of the text
+    /// they are, and whether training from it (train --init-from) needs --extend-vocab
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
 }
 
 /// The report; also the `--json` output.
@@ -69,6 +75,83 @@ struct Report {
     /// Windows of `seq_len` x `batch` per pass over the training part (0: too short).
     windows_per_epoch: usize,
     warnings: Vec<String>,
+    /// With `--model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<ModelFit>,
+}
+
+/// How the text's characters fit `--model`'s vocabulary.
+#[derive(Serialize)]
+struct ModelFit {
+    path: String,
+    vocab_size: usize,
+    /// `[char, count]` of the characters the model does not know, in code-point order.
+    new_chars: Vec<(String, u64)>,
+    /// Their occurrences in the text, and their share of it.
+    new_count: u64,
+    new_share: f64,
+    /// The model's characters the text does not use.
+    unused_model_chars: usize,
+    /// The model has U+FFFD, which stands for unknown characters without --extend-vocab.
+    has_unknown_symbol: bool,
+    extend_vocab_needed: bool,
+    /// The vocabulary size with --extend-vocab.
+    extended_vocab_size: usize,
+}
+
+impl ModelFit {
+    fn new(path: &std::path::Path, fit: &VocabFit) -> Self {
+        ModelFit {
+            path: path.display().to_string(),
+            vocab_size: fit.model_vocab,
+            new_chars: fit.new.iter().map(|&(c, n)| (c.to_string(), n)).collect(),
+            new_count: fit.new_count,
+            new_share: fit.new_share(),
+            unused_model_chars: fit.unused,
+            has_unknown_symbol: fit.has_unknown,
+            extend_vocab_needed: fit.needs_extend(),
+            extended_vocab_size: fit.extended_vocab(),
+        }
+    }
+
+    /// What the text report says of it.
+    fn lines(&self, text_chars: usize) -> Vec<String> {
+        let m = format!("{} (vocabulary {})", self.path, self.vocab_size);
+        if self.new_chars.is_empty() {
+            return vec![format!(
+                "{m} knows every character of the text: train from it with --init-from, no --extend-vocab needed"
+            )];
+        }
+        const SHOWN: usize = 20;
+        let mut list = self
+            .new_chars
+            .iter()
+            .take(SHOWN)
+            .flat_map(|(c, n)| c.chars().map(move |c| format!("{c:?} {n}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.new_chars.len() > SHOWN {
+            list += &format!(" and {} more", self.new_chars.len() - SHOWN);
+        }
+        let then = if self.extend_vocab_needed {
+            "training from it needs --extend-vocab (the model has no unknown symbol U+FFFD to read them as)"
+        } else {
+            "without --extend-vocab the model reads them as its unknown symbol U+FFFD; --extend-vocab gives them their own"
+        };
+        vec![
+            format!(
+                "{} character(s) of the text are new to {m}: {list}",
+                self.new_chars.len()
+            ),
+            format!(
+                "they are {} of its {text_chars} characters ({:.2}%); {then}: --init-from {} --extend-vocab makes the vocabulary {}",
+                self.new_count,
+                100.0 * self.new_share,
+                self.path,
+                self.extended_vocab_size
+            ),
+        ]
+    }
 }
 
 pub fn run(a: InspectArgs) -> Result<()> {
@@ -141,6 +224,16 @@ pub fn run(a: InspectArgs) -> Result<()> {
             "{unseen} held-out characters never occur in the training part"
         ));
     }
+    let model = match &a.model {
+        Some(path) => {
+            let ck = charrnn::checkpoint::load::<f32>(path)?;
+            let mut chars: Vec<(char, u64)> =
+                (0..v).map(|i| (vocab.char(i as u32), freq[i])).collect();
+            chars.sort_unstable();
+            Some(ModelFit::new(path, &VocabFit::new(&chars, &ck.vocab)))
+        }
+        None => None,
+    };
     let bits = |x: f64| x / std::f64::consts::LN_2;
     let r = Report {
         file: input.name().display().to_string(),
@@ -163,6 +256,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
         batch: a.batch,
         windows_per_epoch: wpe,
         warnings,
+        model,
     };
     if a.json {
         let json = serde_json::to_string(&r).expect("reports serialize");
@@ -202,6 +296,9 @@ pub fn run(a: InspectArgs) -> Result<()> {
         "an epoch (--seq-len {} --batch {}) has {} windows ({} steps cover the text once)",
         r.seq_len, r.batch, r.windows_per_epoch, r.windows_per_epoch
     ));
+    if let Some(m) = &r.model {
+        lines.extend(m.lines(r.chars));
+    }
     lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
     lines.push(String::new());
     output::print(lines.join("\n"))

@@ -24,6 +24,7 @@ use clap::{ArgMatches, Args, ValueEnum};
 use crate::{interrupt, output, Dtype};
 
 mod config;
+mod finetune;
 mod report;
 mod warn;
 
@@ -322,6 +323,8 @@ pub struct TrainArgs {
         help_heading = "Reporting"
     )]
     pub eval_every: u64,
+    #[command(flatten)]
+    pub finetune: finetune::FinetuneArgs,
 }
 
 /// Run `charrnn train`: exit code 0; 128 + the signal's number when a signal stopped it

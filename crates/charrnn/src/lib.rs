@@ -26,6 +26,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod explain;
+pub mod finetune;
 pub mod fsutil;
 pub mod inspect;
 pub mod kernels;

@@ -16,7 +16,8 @@
 //!
 //! in the model's dtype, and metadata: `train.format_version` ([`STATE_VERSION`]),
 //! `train.state` (JSON: step, epochs, cursor, smoothed loss, optimizer step count, the dropout
-//! RNG of each thread) and `train.config` (JSON: the [`TrainConfig`]). Callers may add their own
+//! RNG of each thread), `train.config` (JSON: the [`TrainConfig`]) and, when parts of the model
+//! are frozen, `train.freeze` (JSON: the [`Freeze`]). Callers may add their own
 //! `train.*` keys. PyTorch's strict `load_state_dict` rejects the extra tensors: drop the keys
 //! that start with `train.` first, or use a model-only file (`charrnn train --out`).
 //!
@@ -51,6 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, Checkpoint, ExtraTensor};
 use crate::data::{Cursor, Streams};
 use crate::error::{Error, Result};
+use crate::finetune::Freeze;
 use crate::fsutil::write_atomic;
 use crate::kernels::Real;
 use crate::optim::{Clip, ClipMode, Horizon, OptimConfig, OptimKind, Schedule, Shape};
@@ -67,6 +69,8 @@ pub struct Resumable<T> {
     pub checkpoint: Checkpoint<T>,
     pub config: TrainConfig,
     pub state: TrainState<T>,
+    /// The parts held fixed (none in files of older builds).
+    pub freeze: Freeze,
 }
 
 impl<T: Real> Resumable<T> {
@@ -79,6 +83,9 @@ impl<T: Real> Resumable<T> {
         };
         let mut t = Trainer::new(self.checkpoint.model, streams, cfg)?;
         t.restore(self.state)?;
+        if !self.freeze.is_empty() {
+            t.set_freeze(self.freeze)?;
+        }
         Ok(t)
     }
 
@@ -145,6 +152,9 @@ pub fn to_bytes<T: Real>(
         "train.config".into(),
         to_json(&ConfigRecord::of(&trainer.cfg)),
     );
+    if !trainer.freeze().is_empty() {
+        meta.insert("train.freeze".into(), to_json(trainer.freeze()));
+    }
     checkpoint::to_bytes_with(&trainer.model, vocab, &meta, &tensors)
 }
 
@@ -200,6 +210,11 @@ pub fn from_parts<T: Real>(
         .map_err(|e| format!("the \"train.config\" metadata is unreadable: {e}"))?
         .to_config()?;
     config.validate().map_err(|e| e.to_string())?;
+    let freeze = match ck.meta.get("train.freeze") {
+        Some(j) => serde_json::from_str::<Freeze>(j)
+            .map_err(|e| format!("the \"train.freeze\" metadata is unreadable: {e}"))?,
+        None => Freeze::default(),
+    };
     let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let read = |name: &str, required: bool| -> std::result::Result<Vec<T>, String> {
         let Ok(view) = st.tensor(name) else {
@@ -262,6 +277,7 @@ pub fn from_parts<T: Real>(
         checkpoint: ck,
         config,
         state,
+        freeze,
     })
 }
 

@@ -14,6 +14,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::crew::Crew;
 use crate::data::{Cursor, Streams, Window};
 use crate::error::{Error, Result};
+use crate::finetune::Freeze;
 use crate::kernels::Real;
 use crate::model::{Init, Mode, Model, ModelConfig, Workspace};
 use crate::optim::{Clip, ClipStats, OptimConfig, Optimizer, Schedule};
@@ -232,6 +233,9 @@ pub struct Trainer<T> {
     /// Seconds into the run, set by the caller before a step: what a schedule that ends with a
     /// time budget reads (see [`crate::optim::Horizon`]). Not part of the training state.
     pub clock: f64,
+    /// The parts held fixed ([`Trainer::set_freeze`]), and their ranges of the flat buffer.
+    freeze: Freeze,
+    frozen: Vec<std::ops::Range<usize>>,
 }
 
 /// A new model's parameters from a seed: every tensor from N(0, std^2) (the notebook's
@@ -313,6 +317,8 @@ impl<T: Real> Trainer<T> {
             crew,
             wt: Vec::new(),
             clock: 0.0,
+            freeze: Freeze::default(),
+            frozen: Vec::new(),
             model,
             streams,
             cfg,
@@ -367,6 +373,9 @@ impl<T: Real> Trainer<T> {
             for (g, &x) in grads.iter_mut().zip(&s.grads) {
                 *g += x;
             }
+        }
+        for r in &self.frozen {
+            grads[r.clone()].fill(T::zero());
         }
         let clip = self.cfg.clip.apply(&self.model.layout, grads);
         if guard && !(loss.is_finite() && clip.norm.is_finite()) {
@@ -556,6 +565,28 @@ impl<T: Real> Trainer<T> {
         self.optim.m = state.optim_m;
         self.optim.v = state.optim_v;
         Ok(())
+    }
+
+    /// Hold `freeze`'s parts fixed from the next step on: their gradient is zeroed before
+    /// clipping, and the optimizer's first buffer (Adam's and SGD's momentum) is cleared for
+    /// them, so that no optimizer moves them, also with a state carried from another run. Set
+    /// it after [`Trainer::restore`], which replaces the optimizer's state.
+    ///
+    /// Fails, changing nothing, if a part is not in the model or nothing would be left to
+    /// train.
+    pub fn set_freeze(&mut self, freeze: Freeze) -> Result<()> {
+        let frozen = freeze.ranges(&self.model.layout)?;
+        for r in &frozen {
+            self.optim.m[r.clone()].fill(T::zero());
+        }
+        self.freeze = freeze;
+        self.frozen = frozen;
+        Ok(())
+    }
+
+    /// What is held fixed.
+    pub fn freeze(&self) -> &Freeze {
+        &self.freeze
     }
 
     /// Epochs begun: windows that started from a reset (the first one included).

@@ -1,5 +1,7 @@
 //! The vocabulary: the sorted set of Unicode scalar values in a text, as the notebook's
-//! `sorted(list(set(data)))`, and the compact id encoding of a text.
+//! `sorted(list(set(data)))`, and the compact id encoding of a text. A model's vocabulary is
+//! read from its checkpoint in the order stored there: sorted for a new model, with the
+//! characters [`crate::finetune::extend_vocab`] added after the sorted ones.
 //!
 //! For corpora with many rare characters, [`VocabOptions`] keeps only the frequent ones
 //! (`--max-vocab`, `--min-count`) and maps the rest to one unknown symbol, [`UNKNOWN`]
@@ -9,7 +11,8 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 
-/// Characters in code-point order; a character's id is its index.
+/// Characters in id order (code-point order, unless characters were added to a trained
+/// model's vocabulary: they follow); a character's id is its index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vocab {
     chars: Vec<char>,

@@ -26,6 +26,9 @@ pub fn run_config(a: &TrainArgs, m: &ArgMatches) -> RunConfig {
         resume: a.resume.clone(),
         init_from: a.init_from.clone(),
         preset: a.preset,
+        extend_vocab: given("extend_vocab").then_some(a.finetune.extend_vocab),
+        keep_optimizer: given("keep_optimizer").then_some(a.finetune.keep_optimizer),
+        freeze: given("freeze").then(|| a.finetune.freeze.clone()),
         data: a.data.clone(),
         text: Some(Text {
             name: BUILTIN_NAME.into(),

@@ -100,8 +100,14 @@ pub fn warnings(given: &Given, info: &RunInfo) -> Vec<String> {
         None
     };
     if let Some(flag) = from {
+        // --extend-vocab keeps the extended vocabulary within --max-vocab.
+        let vocab_flags: &[&str] = if from == Some("--init-from") && given.has("extend_vocab") {
+            &["min_count"]
+        } else {
+            &["max_vocab", "min_count"]
+        };
         unused(
-            &["max_vocab", "min_count"],
+            vocab_flags,
             &format!("the vocabulary comes from the {flag} checkpoint"),
         );
         unused(

@@ -68,7 +68,23 @@ pub struct RunConfig {
     /// optimizer and RNG state come from the file). Excludes `init_from`.
     pub resume: Option<PathBuf>,
     /// Start from the weights (and take the cell, sizes and vocabulary) of this checkpoint.
+    /// The text is read with its vocabulary, character by character ([`crate::finetune`]).
     pub init_from: Option<PathBuf>,
+    /// With `init_from`: add the text's characters the checkpoint does not know to its
+    /// vocabulary, their rows set so that its predictions for the characters it knows do not
+    /// change ([`crate::finetune::extend_vocab`]); at most `max_vocab` in all, if given
+    /// [default: false: such characters are an error, unless the model has the unknown symbol
+    /// U+FFFD, which then stands for them].
+    pub extend_vocab: Option<bool>,
+    /// With `init_from` a resumable checkpoint: carry its optimizer's state (moments, update
+    /// count) into the new run, whose vocabulary must then be the checkpoint's; the
+    /// optimizer's settings not given default to the checkpoint's [default: false: a fresh
+    /// optimizer].
+    pub keep_optimizer: Option<bool>,
+    /// Hold these parts fixed and train the rest ([`crate::finetune::Part`]: `embed`, `rnn`,
+    /// `rnn.K`, `out`); the rows of characters `extend_vocab` added train in any case
+    /// [default: none].
+    pub freeze: Option<Vec<crate::finetune::Part>>,
 
     /// A named recipe ([`super::Preset`]) filling every model, optimizer and schedule setting
     /// left unset (new runs only) [default: none: the notebook's settings].
@@ -81,7 +97,8 @@ pub struct RunConfig {
     pub text: Option<Text>,
     /// Keep `\r\n` and lone `\r` as they are [default: false: they become `\n`].
     pub keep_cr: Option<bool>,
-    /// Keep only the N most frequent characters (new models only).
+    /// Keep only the N most frequent characters (new models only; with `init_from` and
+    /// `extend_vocab`, the most the extended vocabulary may have).
     pub max_vocab: Option<usize>,
     /// Map characters seen fewer than C times to U+FFFD (new models only).
     pub min_count: Option<u64>,
@@ -268,6 +285,16 @@ impl RunConfig {
             return Err(Error::config(
                 "`resume` and `init_from` exclude each other: resume a run, or start a new one from weights",
             ));
+        }
+        for (field, on) in [
+            ("extend_vocab", self.extend_vocab),
+            ("keep_optimizer", self.keep_optimizer),
+        ] {
+            if on == Some(true) && self.init_from.is_none() {
+                return Err(Error::config(format!(
+                    "`{field}` applies to a run that starts from a checkpoint: give `init_from` (a resumed run keeps its vocabulary and optimizer)"
+                )));
+            }
         }
         let schedules = [
             ("lr_decay", self.lr_decay.is_some()),

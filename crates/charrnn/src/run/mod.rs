@@ -53,6 +53,7 @@ use crate::train::TrainConfig;
 
 pub mod checkpoints;
 mod config;
+mod init_from;
 pub mod metrics;
 pub mod place;
 mod preset;
@@ -92,6 +93,32 @@ pub enum Note {
         checkpoint: PathBuf,
         saved: usize,
         now: usize,
+    },
+    /// `extend_vocab` added `added`, characters the `init_from` checkpoint did not know, which
+    /// are `count` of the text's `of` characters.
+    VocabExtended {
+        added: Vec<char>,
+        count: u64,
+        of: u64,
+    },
+    /// The `init_from` checkpoint's unknown symbol U+FFFD stands for `chars`, characters it
+    /// does not know (`count` of the text's `of`), as `extend_vocab` was not given.
+    ReadAsUnknown {
+        chars: Vec<char>,
+        count: u64,
+        of: u64,
+    },
+    /// `keep_optimizer` carries `checkpoint`'s `optim` state, after `updates` updates.
+    OptimizerKept {
+        checkpoint: PathBuf,
+        optim: crate::optim::OptimKind,
+        updates: u64,
+    },
+    /// `freeze` holds `parts` fixed: `training` of the model's `of` parameters train.
+    Frozen {
+        parts: String,
+        training: usize,
+        of: usize,
     },
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{defaults, RunConfig};
 use crate::error::{Error, Result};
+use crate::finetune::Freeze;
 use crate::kernels::Real;
 use crate::model::Init;
 use crate::optim::{Schedule, Shape};
@@ -221,6 +222,11 @@ pub(crate) fn check_resume<T: Real>(
         ("seed", given(c.seed), s(t.seed)),
         ("val_frac", given(c.val_frac), s(rec.val_frac)),
         ("keep_cr", given(c.keep_cr), s(rec.keep_cr)),
+        (
+            "freeze",
+            c.freeze.as_ref().map(|p| Freeze::of(p).describe()),
+            r.freeze.describe(),
+        ),
     ];
     for (field, want, have) in checks {
         if let Some(want) = want.filter(|w| *w != have) {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::checkpoints;
 use super::config::{self, defaults, RunConfig};
+use super::init_from::{self, Carried};
 use super::place::{check_distinct, check_fresh, NewRunDir};
 use super::record::{check_resume, RunRecord};
 use super::{Event, Note, Sink};
@@ -20,7 +21,7 @@ use crate::model::{CellKind, Init, Model, ModelConfig};
 use crate::optim::{Horizon, Schedule};
 use crate::resume::{self, Resumable};
 use crate::train::{self, init_model_with, TrainConfig, Trainer};
-use crate::vocab::{describe_chars, CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
+use crate::vocab::{CharCounts, Ids, Vocab, VocabOptions, UNKNOWN};
 
 /// A run ready for its first step.
 pub(super) struct Setup<T> {
@@ -82,7 +83,7 @@ impl<T: Real> Setup<T> {
         };
         check_outputs(c, &rec, resumed.as_ref().map(|(_, _, saved)| saved))?;
         fsutil::check_target(&rec.out)?;
-        let new_cfg = match resumed {
+        let mut new_cfg = match resumed {
             None => Some(c.new_train_config()?),
             Some(_) => None,
         };
@@ -135,12 +136,14 @@ impl<T: Real> Setup<T> {
         }
         rec.corpus_chars = chars;
         rec.corpus_hash = hash;
+        let mut carried = Carried::default();
         let (model, vocab, resumed) = match resumed {
             Some((path, r, _)) => (None, r.checkpoint.vocab.clone(), Some((path, r))),
             None => {
-                let cfg = new_cfg.as_ref().expect("a new run has a config");
-                let (model, vocab, init) = new_model::<T>(c, cfg, &counts, &source)?;
+                let cfg = new_cfg.as_mut().expect("a new run has a config");
+                let (model, vocab, init, from) = new_model::<T>(c, cfg, &counts, &source, sink)?;
                 rec.init = init;
+                carried = from;
                 (Some(model), vocab, None)
             }
         };
@@ -200,7 +203,9 @@ impl<T: Real> Setup<T> {
                     let (m, t) = (model.config(), cfg.threads);
                     cfg.threads = train::useful_threads(&m, cfg.seq_len, cfg.batch, t);
                 }
-                (Trainer::new(model, streams, cfg)?, None)
+                let mut t = Trainer::new(model, streams, cfg)?;
+                init_from::apply(&mut t, carried, c.freeze.as_deref(), sink)?;
+                (t, None)
             }
             (None, None) => unreachable!("a new run has a model"),
         };
@@ -356,14 +361,19 @@ fn resumed_trainer<T: Real>(
     Ok(t)
 }
 
-/// A new run's model and vocabulary: from `init_from`, or initialised from the seed (with the
-/// initialization used).
+/// A new run's model, vocabulary, initialization (`None` from `init_from`) and what it carries
+/// from a checkpoint.
+type NewModel<T> = (Model<T>, Vocab, Option<Init>, Carried<T>);
+
+/// A new run's model and vocabulary: from `init_from` (with what it carries), or initialised
+/// from the seed (with the initialization used).
 fn new_model<T: Real>(
     c: &RunConfig,
-    cfg: &TrainConfig,
+    cfg: &mut TrainConfig,
     counts: &CharCounts,
     source: &str,
-) -> Result<(Model<T>, Vocab, Option<Init>)> {
+    sink: &mut dyn Sink,
+) -> Result<NewModel<T>> {
     let Some(path) = &c.init_from else {
         let opts = VocabOptions {
             max_vocab: c.max_vocab,
@@ -384,7 +394,7 @@ fn new_model<T: Real>(
             .init
             .unwrap_or(config.cell.spec().default_init(config.layers));
         let model = init_model_with::<T>(config, init, std, c.seed.unwrap_or(0))?;
-        return Ok((model, vocab, Some(init)));
+        return Ok((model, vocab, Some(init), Carried::default()));
     };
     let ck = checkpoint::load::<T>(path)?;
     let m = ck.model.config();
@@ -415,17 +425,6 @@ fn new_model<T: Real>(
             )));
         }
     }
-    let unknown = if ck.vocab.id(UNKNOWN).is_some() {
-        Vec::new()
-    } else {
-        counts.unknown_to(&ck.vocab).0
-    };
-    if !unknown.is_empty() {
-        return Err(Error::Vocab(format!(
-            "{source} has characters that {} does not know: {}; train a new model without `init_from`",
-            path.display(),
-            describe_chars(&unknown)
-        )));
-    }
-    Ok((ck.model, ck.vocab, None))
+    let (model, vocab, carried) = init_from::fit(c, cfg, path, ck, counts, source, sink)?;
+    Ok((model, vocab, None, carried))
 }
