@@ -43,6 +43,9 @@ def train(
     callback=None,
     resume=None,
     init_from=None,
+    extend_vocab=None,
+    keep_optimizer=None,
+    freeze=None,
     preset=None,
     keep_cr=None,
     max_vocab=None,
@@ -115,6 +118,10 @@ def train(
     Stopping: ``steps``, ``epochs``, ``max_time`` (seconds, a ``datetime.timedelta`` or a
         string such as ``"10m"``), all counted across resumes.
     Validation: ``val_frac``, ``eval_every``.
+    Fine-tuning (with ``init_from``; docs/finetune.md): ``extend_vocab`` (add the text's new
+        characters to the model's vocabulary, leaving its predictions unchanged at step 0),
+        ``keep_optimizer`` (carry the checkpoint's optimizer state), ``freeze`` (a list of
+        ``"embed"``, ``"rnn"``, ``"rnn.K"``, ``"out"``: the parts that do not train).
     Files: ``resume`` (a checkpoint to continue exactly), ``init_from`` (weights to start
         from), ``run_dir``, ``out``, ``overwrite``, ``metrics``, ``checkpoint_dir``,
         ``checkpoint_every``, ``keep``.

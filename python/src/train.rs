@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use charrnn::run::{self, Event, Note, RunInfo, RunOutcome, Sink, StepRecord, Stop};
+use charrnn::vocab::describe_chars;
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -312,5 +313,31 @@ fn note(n: &Note) -> String {
             "{} wrote it with {saved} threads, this run uses {now}: it goes on, but with other dropout masks than an uninterrupted run",
             checkpoint.display()
         ),
+        Note::VocabExtended { added, count, of } => format!(
+            "`extend_vocab` added {} character(s) the model did not know, {count} of the text's {of} ({:.2}%): {}",
+            added.len(),
+            100.0 * *count as f64 / (*of).max(1) as f64,
+            describe_chars(added)
+        ),
+        Note::ReadAsUnknown { chars, count, of } => format!(
+            "the model reads {} character(s) it does not know as U+FFFD, {count} of the text's {of} ({:.2}%): {}; `extend_vocab=True` gives them their own",
+            chars.len(),
+            100.0 * *count as f64 / (*of).max(1) as f64,
+            describe_chars(chars)
+        ),
+        Note::OptimizerKept {
+            checkpoint,
+            optim,
+            updates,
+        } => format!(
+            "`keep_optimizer`: the {} state of {} ({updates} updates) carries on",
+            optim.name(),
+            checkpoint.display()
+        ),
+        Note::Frozen {
+            parts,
+            training,
+            of,
+        } => format!("`freeze` {parts}: {training} of the model's {of} parameters train"),
     }
 }

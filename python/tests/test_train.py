@@ -172,3 +172,24 @@ def test_diverged_raises(text, tmp_path):
     with pytest.raises(charrnn.DivergedError):
         charrnn.train(text=text, out=tmp_path / "m.safetensors", progress=False, optim="sgd", lr=1e6, clip=0.0,
                       **dict(SMALL, steps=50))
+
+
+def test_fine_tuning_extends_the_vocabulary_and_freezes(corpus, tmp_path):
+    base = charrnn.train(corpus, out=tmp_path / "base.safetensors", progress=False, **SMALL)
+    new_text = "Grüße aus Köln, schöne Straße. " * 40
+    assert "ü" not in base.vocab
+    with pytest.raises(ValueError, match="extend-vocab|extend_vocab"):
+        charrnn.train(text=new_text, init_from=tmp_path / "base.safetensors", steps=3, seq_len=16,
+                      batch=4, out=tmp_path / "refused.safetensors", progress=False)
+    tuned = charrnn.train(text=new_text, init_from=tmp_path / "base.safetensors", extend_vocab=True,
+                          freeze=["embed"], steps=5, seq_len=16, batch=4, threads=1,
+                          out=tmp_path / "tuned.safetensors", progress=False)
+    assert "ü" in tuned.vocab and "ß" in tuned.vocab
+    # Known characters keep their ids; the embedding rows of known characters stayed frozen.
+    assert tuned.vocab[: len(base.vocab)] == base.vocab
+    w0, w1 = base.weights["Wex"], tuned.weights["Wex"]  # the notebook's embedding, V x E or E x V
+    v = len(base.vocab)
+    if w0.shape[0] == v:
+        np.testing.assert_array_equal(w1[:v], w0)
+    else:
+        np.testing.assert_array_equal(w1[:, :v], w0)
