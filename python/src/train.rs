@@ -15,8 +15,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use charrnn::run::{self, Event, Note, RunInfo, RunOutcome, Sink, StepRecord, Stop};
-use charrnn::vocab::describe_chars;
+use charrnn::run::{self, Event, RunInfo, RunOutcome, Sink, StepRecord, Stop};
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -187,7 +186,7 @@ impl Sink for PySink {
         match e {
             Event::Note(n) => self.send("note", |py| {
                 let d = PyDict::new(py);
-                d.set_item("message", note(n))?;
+                d.set_item("message", n.to_string())?;
                 Ok(d)
             }),
             Event::Start(info) => {
@@ -288,56 +287,4 @@ fn start_dict<'py>(py: Python<'py>, info: &RunInfo) -> PyResult<Bound<'py, PyDic
         info.settings.checkpoint_dir.display().to_string(),
     )?;
     Ok(d)
-}
-
-/// A note as `charrnn train` words it, with keyword names.
-fn note(n: &Note) -> String {
-    match n {
-        Note::LrReplaced { lr, was, step } => {
-            format!("`lr` {lr} replaces the run's {was} from step {step} on")
-        }
-        Note::ScheduleEndMoved { steps, seconds } => {
-            let at = match (steps, seconds) {
-                (Some(s), Some(t)) => format!("at step {s} or after {t} s, whichever comes first"),
-                (Some(s), None) => format!("at step {s}"),
-                (None, Some(t)) => format!("after {t} s of training"),
-                (None, None) => "with the run".into(),
-            };
-            format!("the learning-rate schedule now ends with the run's new end, {at}")
-        }
-        Note::ThreadsChanged {
-            checkpoint,
-            saved,
-            now,
-        } => format!(
-            "{} wrote it with {saved} threads, this run uses {now}: it goes on, but with other dropout masks than an uninterrupted run",
-            checkpoint.display()
-        ),
-        Note::VocabExtended { added, count, of } => format!(
-            "`extend_vocab` added {} character(s) the model did not know, {count} of the text's {of} ({:.2}%): {}",
-            added.len(),
-            100.0 * *count as f64 / (*of).max(1) as f64,
-            describe_chars(added)
-        ),
-        Note::ReadAsUnknown { chars, count, of } => format!(
-            "the model reads {} character(s) it does not know as U+FFFD, {count} of the text's {of} ({:.2}%): {}; `extend_vocab=True` gives them their own",
-            chars.len(),
-            100.0 * *count as f64 / (*of).max(1) as f64,
-            describe_chars(chars)
-        ),
-        Note::OptimizerKept {
-            checkpoint,
-            optim,
-            updates,
-        } => format!(
-            "`keep_optimizer`: the {} state of {} ({updates} updates) carries on",
-            optim.name(),
-            checkpoint.display()
-        ),
-        Note::Frozen {
-            parts,
-            training,
-            of,
-        } => format!("`freeze` {parts}: {training} of the model's {of} parameters train"),
-    }
 }

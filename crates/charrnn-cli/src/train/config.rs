@@ -132,7 +132,7 @@ pub fn with_flags(e: Error) -> Error {
 }
 
 /// `msg` with every `` `field` `` of [`RunConfig`] written as its flag.
-fn flags(msg: &str) -> String {
+pub(super) fn flags(msg: &str) -> String {
     let fields = field_names();
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg;

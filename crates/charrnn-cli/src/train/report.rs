@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use charrnn::run::{Event, Note, RunInfo, RunOutcome, Sink, StepRecord, Stop};
-use charrnn::vocab::describe_chars;
 use charrnn::Result;
 
 use super::warn::{self, Given};
@@ -217,53 +216,7 @@ fn validation(step: u64, v: charrnn::eval::EvalStats) -> String {
     )
 }
 
+/// A note in the words of the library, its config fields named as flags.
 fn note(n: &Note) -> String {
-    match n {
-        Note::LrReplaced { lr, was, step } => {
-            format!("--lr {lr} replaces the run's {was} from step {step} on")
-        }
-        Note::ScheduleEndMoved { steps, seconds } => {
-            let at = match (steps, seconds) {
-                (Some(s), Some(t)) => format!("at step {s} or after {t} s, whichever comes first"),
-                (Some(s), None) => format!("at step {s}"),
-                (None, Some(t)) => format!("after {t} s of training"),
-                (None, None) => "with the run".into(),
-            };
-            format!("the learning-rate schedule now ends with the run's new end, {at}")
-        }
-        Note::ThreadsChanged {
-            checkpoint,
-            saved,
-            now,
-        } => format!(
-            "{} wrote it with {saved} threads, this run uses {now}: it goes on, but with other dropout masks than an uninterrupted run",
-            checkpoint.display()
-        ),
-        Note::VocabExtended { added, count, of } => format!(
-            "--extend-vocab added {} character(s) the model did not know, {count} of the text's {of} ({:.2}%): {}",
-            added.len(),
-            100.0 * *count as f64 / (*of).max(1) as f64,
-            describe_chars(added)
-        ),
-        Note::ReadAsUnknown { chars, count, of } => format!(
-            "the model reads {} character(s) it does not know as U+FFFD, {count} of the text's {of} ({:.2}%): {}; --extend-vocab gives them their own",
-            chars.len(),
-            100.0 * *count as f64 / (*of).max(1) as f64,
-            describe_chars(chars)
-        ),
-        Note::OptimizerKept {
-            checkpoint,
-            optim,
-            updates,
-        } => format!(
-            "--keep-optimizer: the {} state of {} ({updates} updates) carries on",
-            optim.name(),
-            checkpoint.display()
-        ),
-        Note::Frozen {
-            parts,
-            training,
-            of,
-        } => format!("--freeze {parts}: {training} of the model's {of} parameters train"),
-    }
+    super::config::flags(&n.to_string())
 }

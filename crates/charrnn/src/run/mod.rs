@@ -122,6 +122,72 @@ pub enum Note {
     },
 }
 
+/// A note in words, naming settings by their config fields in backticks (`lr`,
+/// `extend_vocab`, ...), which the CLI turns into its flags.
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::vocab::describe_chars;
+        let share = |count: u64, of: u64| 100.0 * count as f64 / of.max(1) as f64;
+        match self {
+            Note::LrReplaced { lr, was, step } => {
+                write!(f, "`lr` {lr} replaces the run's {was} from step {step} on")
+            }
+            Note::ScheduleEndMoved { steps, seconds } => {
+                let at = match (steps, seconds) {
+                    (Some(s), Some(t)) => {
+                        format!("at step {s} or after {t} s, whichever comes first")
+                    }
+                    (Some(s), None) => format!("at step {s}"),
+                    (None, Some(t)) => format!("after {t} s of training"),
+                    (None, None) => "with the run".into(),
+                };
+                write!(f, "the learning-rate schedule now ends with the run's new end, {at}")
+            }
+            Note::ThreadsChanged {
+                checkpoint,
+                saved,
+                now,
+            } => write!(
+                f,
+                "{} wrote it with {saved} threads, this run uses {now}: it goes on, but with other dropout masks than an uninterrupted run",
+                checkpoint.display()
+            ),
+            Note::VocabExtended { added, count, of } => write!(
+                f,
+                "`extend_vocab` added {} character(s) the model did not know, {count} of the text's {of} ({:.2}%): {}",
+                added.len(),
+                share(*count, *of),
+                describe_chars(added)
+            ),
+            Note::ReadAsUnknown { chars, count, of } => write!(
+                f,
+                "the model reads {} character(s) it does not know as U+FFFD, {count} of the text's {of} ({:.2}%): {}; `extend_vocab` gives them their own",
+                chars.len(),
+                share(*count, *of),
+                describe_chars(chars)
+            ),
+            Note::OptimizerKept {
+                checkpoint,
+                optim,
+                updates,
+            } => write!(
+                f,
+                "`keep_optimizer`: the {} state of {} ({updates} updates) carries on",
+                optim.name(),
+                checkpoint.display()
+            ),
+            Note::Frozen {
+                parts,
+                training,
+                of,
+            } => write!(
+                f,
+                "`freeze` {parts}: {training} of the model's {of} parameters train"
+            ),
+        }
+    }
+}
+
 /// What a run is, once set up: what [`Event::Start`] reports.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunInfo {
